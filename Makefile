@@ -1,0 +1,49 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Everything else is set-up they share.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+JARS   := .cache/jars
+# Delta for Spark 4.1, Scala 2.13: must match delta-spark / pyspark in requirements.lock.
+DELTA_ARTIFACT := io.delta:delta-spark_4.1_2.13:4.3.1
+PERSONS ?= 100000
+SEED    ?= 2560
+
+.PHONY: demo test setup venv jars key check lint bench clean
+
+demo: setup
+	$(VENV)/bin/pooling demo --persons $(PERSONS) --seed $(SEED)
+
+test: setup
+	$(VENV)/bin/pytest -q
+
+setup: venv jars key
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+# Delta's jars from Maven Central into a local folder; after this a session needs no network.
+jars: $(JARS)/.fetched
+$(JARS)/.fetched: build/delta-jars.pom.xml
+	mvn -B -q -f build/delta-jars.pom.xml dependency:copy-dependencies \
+	    -DincludeScope=runtime -DoutputDirectory=$(abspath $(JARS))
+	touch $@
+
+# A local master key for the demo, mode 0600, never committed (.keys/ is git-ignored).
+key: .keys/master.key
+.keys/master.key: | venv
+	$(VENV)/bin/pooling keys new --out $@
+
+check: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: setup
+	$(VENV)/bin/pooling bench pseudonymize --rows 10000000
+
+clean:
+	rm -rf data spark-warehouse .pytest_cache

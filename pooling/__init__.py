@@ -1,0 +1,1 @@
+"""The pooling service: ingest, pools, projects, review, audit."""
