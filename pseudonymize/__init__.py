@@ -1,0 +1,46 @@
+"""The one de-identification standard: citizen-ID rules, native keyed HMAC, keys, field classes."""
+
+from pseudonymize._hmac import hmac_sha256, padded_keys
+from pseudonymize.citizen_id import (
+    REASONS,
+    check_digit,
+    check_digit_expr,
+    citizen_id_problem,
+    normalize_citizen_id,
+)
+from pseudonymize.keys import (
+    MIN_KEY_BYTES,
+    SecretKey,
+    derive_pool_key,
+    load_key_file,
+    load_master_key,
+    new_key_file,
+)
+from pseudonymize.standard import (
+    LINKAGE_PSEUDONYM,
+    POOL_PSEUDONYM,
+    FieldClass,
+    Standard,
+    age_band,
+)
+
+__all__ = [
+    "LINKAGE_PSEUDONYM",
+    "MIN_KEY_BYTES",
+    "POOL_PSEUDONYM",
+    "REASONS",
+    "FieldClass",
+    "SecretKey",
+    "Standard",
+    "age_band",
+    "check_digit",
+    "check_digit_expr",
+    "citizen_id_problem",
+    "derive_pool_key",
+    "hmac_sha256",
+    "load_key_file",
+    "load_master_key",
+    "new_key_file",
+    "normalize_citizen_id",
+    "padded_keys",
+]

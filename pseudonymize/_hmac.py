@@ -1,0 +1,61 @@
+"""Keyed HMAC-SHA256 as native Spark expressions.
+
+RFC 2104: ``HMAC(K, m) = H((K' ^ opad) || H((K' ^ ipad) || m))`` where ``K'`` is the key padded
+with zeros to SHA-256's 64-byte block (a longer key is hashed first). Spark has ``sha2``, ``concat``
+and ``unhex``, so the whole construction stays on the JVM, vectorised by whole-stage codegen, with
+no Python worker and no pickling per row.
+
+The padded keys reveal the key, so they must not become literals: a literal is printed by
+``explain()``, shown in the Spark UI and written to the event log. Instead they travel as the one row
+of a broadcast DataFrame built from local data; plans show only its column names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import BinaryType, StringType, StructField, StructType
+
+_BLOCK = 64  # SHA-256 block size in bytes
+
+
+def padded_keys(key: bytes) -> tuple[bytes, bytes]:
+    """The inner and outer padded keys of RFC 2104 for SHA-256."""
+    if not isinstance(key, bytes | bytearray):
+        raise TypeError(f"an HMAC key must be bytes, not {type(key).__name__}")
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = bytes(key).ljust(_BLOCK, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
+def _as_bytes(df: DataFrame, column: str) -> Column:
+    dtype = df.schema[column].dataType
+    if isinstance(dtype, BinaryType):
+        return F.col(column)
+    if isinstance(dtype, StringType):
+        return F.col(column).cast("binary")  # a string casts to its UTF-8 bytes
+    raise TypeError(
+        f"hmac_sha256: column {column!r} is {dtype.simpleString()}; "
+        "only string and binary columns can be pseudonymised"
+    )
+
+
+def hmac_sha256(df: DataFrame, column: str, key: bytes, out: str) -> DataFrame:
+    """Add ``out``: the lowercase hex HMAC-SHA256 of ``column`` under ``key``.
+
+    Strings are hashed as their UTF-8 bytes, binary values as they are; null stays null. The result
+    equals ``hmac.new(key, value, hashlib.sha256).hexdigest()`` and no key material enters the plan.
+    """
+    data = _as_bytes(df, column)
+    inner_key, outer_key = padded_keys(key)
+    tag = uuid.uuid4().hex[:8]
+    ipad, opad = f"__hmac_ipad_{tag}", f"__hmac_opad_{tag}"
+    schema = StructType([StructField(ipad, BinaryType(), False), StructField(opad, BinaryType(), False)])
+    keys = df.sparkSession.createDataFrame([(bytearray(inner_key), bytearray(outer_key))], schema)
+    inner = F.unhex(F.sha2(F.concat(F.col(ipad), data), 256))
+    digest = F.sha2(F.concat(F.col(opad), inner), 256)
+    return df.crossJoin(F.broadcast(keys)).withColumn(out, digest).drop(ipad, opad)

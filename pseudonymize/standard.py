@@ -1,0 +1,163 @@
+"""The de-identification standard, as data (``conf/standard.yaml``) and as one DataFrame transform.
+
+Every column of an agency dataset has exactly one field class:
+
+- ``citizen_id``: normalised, validated, and replaced by the linkage pseudonym
+  ``linkage_pseudonym = HMAC-SHA256(master_key, canonical_id)``;
+- ``direct_identifier``: dropped (names, phone, e-mail, street address, free text);
+- ``quasi_identifier``: replaced by the named generalisations the contract picks;
+- ``attribute``: kept as it is.
+
+A column without a class is an error, never passed through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from pooling.errors import ContractError, UnknownNameError
+from pseudonymize._hmac import hmac_sha256
+
+if TYPE_CHECKING:
+    from pooling.config import ColumnSpec
+    from pseudonymize.keys import SecretKey
+
+LINKAGE_PSEUDONYM = "linkage_pseudonym"
+POOL_PSEUDONYM = "pool_pseudonym"
+
+
+class FieldClass(str, Enum):
+    citizen_id = "citizen_id"
+    direct_identifier = "direct_identifier"
+    quasi_identifier = "quasi_identifier"
+    attribute = "attribute"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldClassRule(_Strict):
+    description: str
+
+
+# The generalisation functions the standard may name. Each takes the source column and the rule.
+Function = Literal["year", "age_band", "leading_digits"]
+
+
+class Generalisation(_Strict):
+    description: str
+    function: Function
+    applies_to: list[Literal["date", "string"]]
+    output: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    width_years: int | None = None  # age_band
+    top_code: int | None = None  # age_band: ages >= top_code share one band "85+"
+    digits: int | None = None  # leading_digits
+
+    @model_validator(mode="after")
+    def _params(self) -> Generalisation:
+        needs = {"age_band": ("width_years", "top_code"), "leading_digits": ("digits",), "year": ()}
+        for p in needs[self.function]:
+            if getattr(self, p) is None:
+                raise ValueError(f"function {self.function!r} needs {p!r}")
+        return self
+
+    def check_input(self, column_type: str) -> None:
+        if column_type not in self.applies_to:
+            raise ValueError(
+                f"generalisation {self.output!r} applies to {self.applies_to} columns, "
+                f"not to a {column_type} column"
+            )
+
+    def apply(self, col: Column, reference_date: date) -> Column:
+        if self.function == "year":
+            return F.year(col)
+        if self.function == "leading_digits":
+            return F.when(F.length(col) >= self.digits, F.substring(col, 1, self.digits))
+        return age_band(col, reference_date, self.width_years or 5, self.top_code or 85)
+
+
+def age_band(birth: Column, reference_date: date, width: int, top_code: int) -> Column:
+    """Completed years at ``reference_date``, banded: ``"00-04"``, ``"05-09"`` … ``"85+"``."""
+    age = F.floor(F.months_between(F.lit(reference_date), birth) / 12).cast("int")
+    low = F.floor(age / width) * width
+    label = F.concat(F.lpad(low.cast("string"), 2, "0"), F.lit("-"),
+                     F.lpad((low + width - 1).cast("string"), 2, "0"))
+    return F.when(age < 0, None).when(age >= top_code, F.lit(f"{top_code}+")).otherwise(label)
+
+
+class Standard(_Strict):
+    """``conf/standard.yaml``: one versioned standard for every agency."""
+
+    version: str
+    reference_date: date
+    field_classes: dict[FieldClass, FieldClassRule]
+    generalisations: dict[str, Generalisation]
+
+    @model_validator(mode="after")
+    def _all_classes(self) -> Standard:
+        missing = [c.value for c in FieldClass if c not in self.field_classes]
+        if missing:
+            raise ValueError(f"field_classes must describe every class; missing {missing}")
+        return self
+
+    def generalisation(self, name: str) -> Generalisation:
+        try:
+            return self.generalisations[name]
+        except KeyError:
+            raise UnknownNameError(
+                f"generalisation {name!r} is not in standard {self.version}. "
+                f"Available generalisations are: {sorted(self.generalisations)}"
+            ) from None
+
+    def output_columns(self, columns: Sequence[ColumnSpec]) -> list[str]:
+        """The column names a dataset has after de-identification, in contract order."""
+        out: list[str] = []
+        for c in columns:
+            if c.field_class is FieldClass.citizen_id:
+                out.append(LINKAGE_PSEUDONYM)
+            elif c.field_class is FieldClass.quasi_identifier:
+                out.extend(self.generalisation(g).output for g in c.generalise)
+            elif c.field_class is FieldClass.attribute:
+                out.append(c.name)
+        dupes = sorted({n for n in out if out.count(n) > 1})
+        if dupes:
+            raise ContractError(f"de-identified columns would collide: {dupes}")
+        return out
+
+    def deidentify(
+        self, columns: Sequence[ColumnSpec], linkage_key: SecretKey
+    ) -> Callable[[DataFrame], DataFrame]:
+        """The transform that applies this standard to a dataset described by ``columns``.
+
+        The input holds canonical, validated citizen IDs (see ``normalize_citizen_id``) and values
+        already cast to their contract types. Use as ``df.transform(standard.deidentify(...))``.
+        """
+        by_name = {c.name: c for c in columns}
+        wanted = self.output_columns(columns)
+
+        def transform(df: DataFrame) -> DataFrame:
+            unclassified = [c for c in df.columns if c not in by_name]
+            if unclassified:
+                raise ContractError(
+                    f"columns without a field class: {unclassified}; every column must be "
+                    f"classified in the agency contract (classes: {[c.value for c in FieldClass]})"
+                )
+            out = df
+            for c in columns:
+                if c.field_class is FieldClass.citizen_id:
+                    out = hmac_sha256(out, c.name, linkage_key.material, LINKAGE_PSEUDONYM)
+                elif c.field_class is FieldClass.quasi_identifier:
+                    for g in c.generalise:
+                        rule = self.generalisation(g)
+                        out = out.withColumn(rule.output, rule.apply(F.col(c.name), self.reference_date))
+            return out.select(*wanted)
+
+        return transform
