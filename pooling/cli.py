@@ -1,0 +1,152 @@
+"""``pooling``: the command line of the service. It builds the SparkSession; the library does not."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from pooling.errors import PoolingError
+
+log = logging.getLogger("pooling")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pooling", description=__doc__)
+    p.add_argument("--conf", type=Path, default=None,
+                   help="configuration directory (default: $POOLING_CONF or ./conf)")
+    p.add_argument("--profile", default="local", help="profile under conf/profiles (default: local)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="run the whole main job on synthetic data")
+    d.add_argument("--persons", type=int, default=100_000)
+    d.add_argument("--seed", type=int, default=2560)
+
+    s = sub.add_parser("synth", help="write synthetic agency extracts and their ground truth")
+    s.add_argument("--persons", type=int, required=True)
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--out", type=Path, required=True)
+
+    i = sub.add_parser("ingest", help="de-identify one agency extract into its Delta table")
+    i.add_argument("--agency", required=True)
+    i.add_argument("--dataset", required=True)
+    i.add_argument("--path", required=True)
+
+    po = sub.add_parser("pool", help="build a project's pool from the de-identified tables")
+    po.add_argument("--project", required=True)
+
+    r = sub.add_parser("run", help="run a project's analytics on its pool")
+    r.add_argument("--project", required=True)
+
+    k = sub.add_parser("keys", help="key management")
+    ksub = k.add_subparsers(dest="keys_command", required=True)
+    kn = ksub.add_parser("new", help="write a fresh random master key file (mode 0600)")
+    kn.add_argument("--out", type=Path, required=True)
+    ksub.add_parser("id", help="print the key id of the configured master key")
+    return p
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+class _Context:
+    def __init__(self, args: argparse.Namespace) -> None:
+        from pooling.config import Conf, default_conf_dir
+        from pooling.zones import Zones
+
+        self.conf = Conf(args.conf or default_conf_dir())
+        self.base_dir = self.conf.root.resolve().parent
+        self.profile = self.conf.profile(args.profile)
+        self.zones = Zones.for_profile(self.profile, self.base_dir)
+
+    def master_key(self):
+        from pooling.session import resolve_path
+        from pseudonymize import load_master_key
+
+        keys = self.profile.keys
+        file = resolve_path(keys.file, self.base_dir) if keys.file else None
+        return load_master_key(file, keys.env)
+
+    def spark(self):
+        from pooling.session import build_session
+
+        return build_session(self.profile, base_dir=self.base_dir)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "keys" and args.keys_command == "new":
+        from pseudonymize import new_key_file
+
+        key = new_key_file(args.out)
+        print(f"wrote a new master key to {args.out} (mode 0600), key id {key.key_id}")
+        return 0
+
+    ctx = _Context(args)
+    if args.command == "keys":
+        print(ctx.master_key().key_id)
+        return 0
+
+    t0 = time.monotonic()
+    if args.command == "synth":
+        from pooling.synth import SynthPlan, generate, write_extracts
+
+        spark = ctx.spark()
+        synthetic = generate(spark, SynthPlan(args.persons, args.seed,
+                                              reference_date=ctx.conf.standard.reference_date))
+        try:
+            write_extracts(synthetic, args.out)
+        finally:
+            synthetic.release()
+        print(f"wrote extracts and manifest.json under {args.out} in {time.monotonic() - t0:.0f} s")
+        return 0
+
+    key = ctx.master_key()  # fail on a missing or weak key before starting Spark
+    spark = ctx.spark()
+    if args.command == "demo":
+        from pooling.demo import render, run_demo
+
+        report = run_demo(spark, ctx.conf, ctx.zones, key, persons=args.persons, seed=args.seed)
+        print(render(report, ctx.zones, time.monotonic() - t0))
+        return 1 if report.mismatches else 0
+    if args.command == "ingest":
+        from pooling.ingest import ingest
+
+        report = ingest(spark, ctx.conf, ctx.zones, key, agency=args.agency,
+                        dataset=args.dataset, path=args.path)
+        print(report.summary())
+        return 0
+    if args.command == "pool":
+        from pooling.pools import build_pool
+
+        print(build_pool(spark, ctx.conf, ctx.zones, key, args.project).summary())
+        return 0
+    if args.command == "run":
+        from pooling.runs import run_project
+
+        print(run_project(spark, ctx.conf, ctx.zones, args.project).summary())
+        return 0
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return _run(args)
+    except PoolingError as e:
+        print(f"pooling: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

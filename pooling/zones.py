@@ -1,0 +1,47 @@
+"""Where each zone lives, for a profile. Paths only; nothing here touches the data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pooling.config import ZONES, Profile
+from pooling.session import resolve_path
+
+
+@dataclass(frozen=True)
+class Zones:
+    roots: dict[str, str]
+
+    @classmethod
+    def for_profile(cls, profile: Profile, base_dir: Path) -> Zones:
+        root = resolve_path(profile.storage.root, base_dir)
+        roots = {z: f"{root}/{z}" for z in ZONES}
+        for zone, uri in profile.storage.zones.items():
+            roots[zone] = resolve_path(uri, base_dir)
+        return cls(roots)
+
+    def _path(self, zone: str, *parts: str) -> str:
+        return "/".join([self.roots[zone], *parts])
+
+    def landing(self, *parts: str) -> str:
+        return self._path("landing", *parts)
+
+    def quarantine(self, agency: str, dataset: str) -> str:
+        return self._path("linkage", "quarantine", agency, dataset)
+
+    def deidentified(self, agency: str, dataset: str) -> str:
+        return self._path("deidentified", agency, dataset)
+
+    def pool(self, project: str, table: str) -> str:
+        return self._path("pools", project, table)
+
+    def outputs(self, project: str, *parts: str) -> str:
+        return self._path("outputs", project, *parts)
+
+    def released(self, project: str, *parts: str) -> str:
+        return self._path("released", project, *parts)
+
+    @property
+    def audit(self) -> str:
+        return self._path("audit", "events")
