@@ -148,5 +148,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def main_for(command: str, argv: list[str]) -> int:
+    """Run one command with global options (``--conf``, ``--profile``, ``-v``) allowed first."""
+    globals_, rest, i = [], list(argv), 0
+    while i < len(rest) and rest[i].startswith("-"):
+        takes_value = rest[i] in ("--conf", "--profile")
+        globals_.extend(rest[i:i + 1 + takes_value])
+        i += 1 + takes_value
+    return main([*globals_, command, *rest[i:]])
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -82,9 +82,15 @@ def exists(spark: SparkSession, path: str) -> bool:
 
 
 def properties(spark: SparkSession, path: str) -> dict[str, str]:
-    """The ``pooling.*`` properties of a table, without the prefix."""
-    rows = spark.sql(f"SHOW TBLPROPERTIES {_ident(path)}").collect()
-    return {r["key"][len(PREFIX):]: r["value"] for r in rows if r["key"].startswith(PREFIX)}
+    """The ``pooling.*`` properties of a table, without the prefix.
+
+    Read from the table's metadata, not ``SHOW TBLPROPERTIES``, which redacts any value matching
+    ``spark.redaction.regex`` (the data class ``secret`` among them).
+    """
+    from delta.tables import DeltaTable
+
+    props = DeltaTable.forPath(spark, path).detail().first()["properties"] or {}
+    return {k[len(PREFIX):]: v for k, v in props.items() if k.startswith(PREFIX)}
 
 
 def read_version(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:
