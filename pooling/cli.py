@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     kn = ksub.add_parser("new", help="write a fresh random master key file (mode 0600)")
     kn.add_argument("--out", type=Path, required=True)
     ksub.add_parser("id", help="print the key id of the configured master key")
+
+    b = sub.add_parser("bench", help="benchmarks that print figures and ratios")
+    bsub = b.add_subparsers(dest="bench_command", required=True)
+    bp = bsub.add_parser("pseudonymize", help="native HMAC vs Python/pandas UDFs vs sha2")
+    bp.add_argument("--rows", type=int, default=10_000_000)
+    bp.add_argument("--repeats", type=int, default=1)
     return p
 
 
@@ -108,6 +114,15 @@ def _run(args: argparse.Namespace) -> int:
         finally:
             synthetic.release()
         print(f"wrote extracts and manifest.json under {args.out} in {time.monotonic() - t0:.0f} s")
+        return 0
+
+    if args.command == "bench":
+        from pooling.bench import bench_pseudonymize, render_pseudonymize
+
+        spark = ctx.spark()
+        print(f"pseudonymize benchmark: {args.rows:,} rows, Spark {spark.version}, "
+              f"master {spark.sparkContext.master}, {spark.sparkContext.defaultParallelism} cores")
+        print(render_pseudonymize(bench_pseudonymize(spark, args.rows, repeats=args.repeats)))
         return 0
 
     key = ctx.master_key()  # fail on a missing or weak key before starting Spark

@@ -8,7 +8,9 @@ session starts with no network at all.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sys
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -82,6 +84,10 @@ def build_session(
         # Analysts and jobs address tables through the catalog and the zones, never raw paths.
         .config("spark.sql.warehouse.dir", resolve_path(profile.storage.root, base_dir) + "/_warehouse")
     )
+    if expand_env(profile.spark.master).startswith("local"):
+        # Python workers must run this interpreter (the venv with pyarrow and pandas), not
+        # whatever `python3` is first on PATH. PySpark reads the variable when the context starts.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if log4j.is_file():
         opt = f"-Dlog4j2.configurationFile=file:{log4j}"
         builder = builder.config("spark.driver.extraJavaOptions", opt)
