@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     bsub = b.add_subparsers(dest="bench_command", required=True)
     bp = bsub.add_parser("pseudonymize", help="native HMAC vs Python/pandas UDFs vs sha2")
     bp.add_argument("--rows", type=int, default=10_000_000)
-    bp.add_argument("--repeats", type=int, default=1)
+    bp.add_argument("--repeats", type=int, default=3)
     return p
 
 

