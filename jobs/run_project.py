@@ -1,6 +1,7 @@
 """spark-submit entry point: `spark-submit jobs/run_project.py [options]` = `pooling run [options]`.
 
-Thin on purpose: the CLI parses the arguments, loads conf/, builds the session and calls the library.
+Thin on purpose: the CLI parses the arguments, loads conf/, builds the session and calls
+the library.
 Global options (--conf, --profile) go before the command's own, e.g.
 `spark-submit jobs/run_project.py --profile cluster ...`.
 """

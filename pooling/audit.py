@@ -17,14 +17,16 @@ from pyspark.sql.types import StringType, StructField, StructType, TimestampType
 
 from pooling.tables import ensure_append_only
 
-SCHEMA = StructType([
-    StructField("event_id", StringType(), False),
-    StructField("at", TimestampType(), False),
-    StructField("actor", StringType(), False),
-    StructField("action", StringType(), False),
-    StructField("subject", StringType(), False),
-    StructField("details", StringType(), True),  # JSON: counts, versions, key ids
-])
+SCHEMA = StructType(
+    [
+        StructField("event_id", StringType(), False),
+        StructField("at", TimestampType(), False),
+        StructField("actor", StringType(), False),
+        StructField("action", StringType(), False),
+        StructField("subject", StringType(), False),
+        StructField("details", StringType(), True),  # JSON: counts, versions, key ids
+    ]
+)
 ACTIONS = ("ingest", "pool_build", "project_run", "query", "review", "release", "retention")
 
 
@@ -45,12 +47,20 @@ def record(
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}; allowed: {ACTIONS}")
     ensure_append_only(
-        spark, audit_path, "event_id STRING NOT NULL, at TIMESTAMP NOT NULL, actor STRING NOT NULL, "
+        spark,
+        audit_path,
+        "event_id STRING NOT NULL, at TIMESTAMP NOT NULL, actor STRING NOT NULL, "
         "action STRING NOT NULL, subject STRING NOT NULL, details STRING",
         "Append-only register of every ingest, pool build, project run, query, review and release",
     )
     event_id = uuid.uuid4().hex
-    row = (event_id, datetime.now(UTC).replace(tzinfo=None), actor or current_actor(), action,
-           subject, json.dumps(details, sort_keys=True, default=str, ensure_ascii=False))
+    row = (
+        event_id,
+        datetime.now(UTC).replace(tzinfo=None),
+        actor or current_actor(),
+        action,
+        subject,
+        json.dumps(details, sort_keys=True, default=str, ensure_ascii=False),
+    )
     spark.createDataFrame([row], SCHEMA).write.format("delta").mode("append").save(audit_path)
     return event_id

@@ -24,6 +24,9 @@ from pseudonymize import hmac_sha256, padded_keys
 log = logging.getLogger(__name__)
 
 
+SHA2 = "sha2 (unkeyed, ceiling)"
+
+
 @dataclass(frozen=True)
 class Timing:
     method: str
@@ -38,8 +41,12 @@ class Timing:
 def _ids(spark: SparkSession, rows: int) -> DataFrame:
     # 13-digit strings spread over the ID space; cached so every method reads the same memory.
     ids = spark.range(rows).select(
-        F.lpad(F.pmod(F.col("id") * 7_919_031 + 1_100_000_000_000, F.lit(10**13)).cast("string"),
-               13, "0").alias("citizen_id"))
+        F.lpad(
+            F.pmod(F.col("id") * 7_919_031 + 1_100_000_000_000, F.lit(10**13)).cast("string"),
+            13,
+            "0",
+        ).alias("citizen_id")
+    )
     return ids.cache()
 
 
@@ -81,7 +88,7 @@ def bench_pseudonymize(spark: SparkSession, rows: int, *, repeats: int = 3) -> l
     ids = _ids(spark, rows)
     ids.count()  # materialise the cache outside the timings
     methods: dict[str, Callable[[DataFrame], DataFrame]] = {
-        "sha2 (unkeyed, ceiling)": lambda d: d.withColumn("h", F.sha2("citizen_id", 256)),
+        SHA2: lambda d: d.withColumn("h", F.sha2("citizen_id", 256)),
         "native HMAC (key out of plan)": lambda d: hmac_sha256(d, "citizen_id", key, "h"),
         "native HMAC (literal keys, unsafe)": lambda d: _literal_native(d, "citizen_id", key, "h"),
         "Python UDF (pickled)": lambda d: d.withColumn("h", _python_udf(key, False)("citizen_id")),
@@ -99,8 +106,9 @@ def bench_pseudonymize(spark: SparkSession, rows: int, *, repeats: int = 3) -> l
     disagree = [n for n, v in results.items() if v != first]
     if disagree:
         raise RuntimeError(f"HMAC implementations disagree: {disagree}")
-    expected = hmac.new(key, sample.orderBy("citizen_id").first().citizen_id.encode(),
-                        hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        key, sample.orderBy("citizen_id").first().citizen_id.encode(), hashlib.sha256
+    ).hexdigest()
     if first[0] != expected:
         raise RuntimeError("HMAC differs from Python's hmac module")
 
@@ -129,7 +137,7 @@ def render_pseudonymize(timings: list[Timing]) -> str:
         f"native / Python UDF (pickled)      {native / by['Python UDF (pickled)'].rows_per_s:6.2f}x"
         "   (target >= 5)",
         f"native / best Arrow or pandas UDF  {native / best_pandas:6.2f}x   (target >= 2)",
-        f"native / unkeyed sha2              {native / by['sha2 (unkeyed, ceiling)'].rows_per_s:6.2f}x"
+        f"native / unkeyed sha2              {native / by[SHA2].rows_per_s:6.2f}x"
         "   (target >= 0.35)",
         f"native rows/s                      {native:,.0f}   (target >= 3,000,000 at 10M rows)",
         f"key out of plan / literal keys     "

@@ -1,4 +1,7 @@
-"""``pooling``: the command line of the service. It builds the SparkSession; the library does not."""
+"""``pooling``: the command line of the service.
+
+It builds the SparkSession; the library does not.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +18,15 @@ log = logging.getLogger("pooling")
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pooling", description=__doc__)
-    p.add_argument("--conf", type=Path, default=None,
-                   help="configuration directory (default: $POOLING_CONF or ./conf)")
-    p.add_argument("--profile", default="local", help="profile under conf/profiles (default: local)")
+    p.add_argument(
+        "--conf",
+        type=Path,
+        default=None,
+        help="configuration directory (default: $POOLING_CONF or ./conf)",
+    )
+    p.add_argument(
+        "--profile", default="local", help="profile under conf/profiles (default: local)"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -107,8 +116,10 @@ def _run(args: argparse.Namespace) -> int:
         from pooling.synth import SynthPlan, generate, write_extracts
 
         spark = ctx.spark()
-        synthetic = generate(spark, SynthPlan(args.persons, args.seed,
-                                              reference_date=ctx.conf.standard.reference_date))
+        synthetic = generate(
+            spark,
+            SynthPlan(args.persons, args.seed, reference_date=ctx.conf.standard.reference_date),
+        )
         try:
             write_extracts(synthetic, args.out)
         finally:
@@ -120,8 +131,10 @@ def _run(args: argparse.Namespace) -> int:
         from pooling.bench import bench_pseudonymize, render_pseudonymize
 
         spark = ctx.spark()
-        print(f"pseudonymize benchmark: {args.rows:,} rows, Spark {spark.version}, "
-              f"master {spark.sparkContext.master}, {spark.sparkContext.defaultParallelism} cores")
+        print(
+            f"pseudonymize benchmark: {args.rows:,} rows, Spark {spark.version}, "
+            f"master {spark.sparkContext.master}, {spark.sparkContext.defaultParallelism} cores"
+        )
         print(render_pseudonymize(bench_pseudonymize(spark, args.rows, repeats=args.repeats)))
         return 0
 
@@ -136,8 +149,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "ingest":
         from pooling.ingest import ingest
 
-        report = ingest(spark, ctx.conf, ctx.zones, key, agency=args.agency,
-                        dataset=args.dataset, path=args.path)
+        report = ingest(
+            spark,
+            ctx.conf,
+            ctx.zones,
+            key,
+            agency=args.agency,
+            dataset=args.dataset,
+            path=args.path,
+        )
         print(report.summary())
         return 0
     if args.command == "pool":
@@ -161,6 +181,18 @@ def main(argv: list[str] | None = None) -> int:
     except PoolingError as e:
         print(f"pooling: error: {e}", file=sys.stderr)
         return 2
+    finally:
+        _stop_spark()
+
+
+def _stop_spark() -> None:
+    """Stop the session this command started, so Python workers exit cleanly."""
+    if "pyspark" in sys.modules:
+        from pyspark.sql import SparkSession
+
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            active.stop()
 
 
 def main_for(command: str, argv: list[str]) -> int:
@@ -168,7 +200,7 @@ def main_for(command: str, argv: list[str]) -> int:
     globals_, rest, i = [], list(argv), 0
     while i < len(rest) and rest[i].startswith("-"):
         takes_value = rest[i] in ("--conf", "--profile")
-        globals_.extend(rest[i:i + 1 + takes_value])
+        globals_.extend(rest[i : i + 1 + takes_value])
         i += 1 + takes_value
     return main([*globals_, command, *rest[i:]])
 

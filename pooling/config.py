@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -71,7 +70,7 @@ class Profile(Strict):
 # --------------------------------------------------------------------------- agency contracts
 
 
-class ColumnType(str, Enum):
+class ColumnType(StrEnum):
     string = "string"
     integer = "integer"
     long = "long"
@@ -80,7 +79,7 @@ class ColumnType(str, Enum):
     boolean = "boolean"
 
 
-class DataClass(str, Enum):
+class DataClass(StrEnum):
     public = "public"
     official = "official"
     personal = "personal"
@@ -290,9 +289,7 @@ class Conf:
                     try:
                         self.standard.generalisation(g).check_input(col.type.value)
                     except ValueError as e:
-                        problems.append(
-                            f"  datasets.{ds_name}.columns.{i}.generalise: {e}"
-                        )
+                        problems.append(f"  datasets.{ds_name}.columns.{i}.generalise: {e}")
         if problems:
             raise ConfigError(f"{path}: {len(problems)} problem(s):\n" + "\n".join(problems))
 
@@ -320,7 +317,8 @@ class Conf:
             return self.agencies[name]
         except KeyError:
             raise UnknownNameError(
-                f"agency {name!r} is not configured. Available agencies are: {sorted(self.agencies)}"
+                f"agency {name!r} is not configured. "
+                f"Available agencies are: {sorted(self.agencies)}"
             ) from None
 
     def dataset(self, agency: str, dataset: str) -> DatasetContract:
@@ -331,14 +329,17 @@ class Conf:
             return self.projects[name]
         except KeyError:
             raise UnknownNameError(
-                f"project {name!r} is not configured. Available projects are: {sorted(self.projects)}"
+                f"project {name!r} is not configured. "
+                f"Available projects are: {sorted(self.projects)}"
             ) from None
 
     def profile(self, name: str) -> Profile:
         path = self.root / "profiles" / f"{name}.yaml"
         if not path.is_file():
             available = sorted(p.stem for p in (self.root / "profiles").glob("*.yaml"))
-            raise UnknownNameError(f"profile {name!r} not found in {path.parent}. Available: {available}")
+            raise UnknownNameError(
+                f"profile {name!r} not found in {path.parent}. Available: {available}"
+            )
         profile = load_model(path, Profile)
         if profile.name != name:
             raise ConfigError(f"{path}: name: {profile.name!r} must match the file name")

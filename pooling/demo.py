@@ -1,4 +1,7 @@
-"""The whole main job on synthetic data: extracts → de-identified tables → pool → project outputs."""
+"""The whole main job on synthetic data.
+
+extracts → de-identified tables → pool → project outputs, checked against the ground truth.
+"""
 
 from __future__ import annotations
 
@@ -54,8 +57,11 @@ def compare_overlap(output: list[dict], truth: list[dict]) -> list[str]:
         if g is None or w is None:
             problems.append(f"{key}: {'missing from output' if g is None else 'not in truth'}")
             continue
-        diffs = {k: (g[k], w[k]) for k in w if k not in ("province_code", "sex", "age_band")
-                 and g.get(k) != w[k]}
+        diffs = {
+            k: (g[k], w[k])
+            for k in w
+            if k not in ("province_code", "sex", "age_band") and g.get(k) != w[k]
+        }
         if diffs:
             problems.append(f"{key}: {diffs}")
     return problems
@@ -69,8 +75,10 @@ def compare_counts(report: DemoReport) -> list[str]:
         expected_q = {k: v for k, v in want["expected_quarantine"].items() if v}
         got = (r.input_rows, r.duplicates, r.accepted, r.quarantined)
         if got != (want["rows"], want["duplicates"], want["expected_accepted"], expected_q):
-            problems.append(f"{r.agency}.{r.dataset}: got {got}, manifest says "
-                            f"{(want['rows'], want['duplicates'], want['expected_accepted'], expected_q)}")
+            problems.append(
+                f"{r.agency}.{r.dataset}: got {got}, manifest says "
+                f"{(want['rows'], want['duplicates'], want['expected_accepted'], expected_q)}"
+            )
     return problems
 
 
@@ -98,19 +106,35 @@ def run_demo(
     log.info("2/4 ingesting %d extracts", len(manifest["datasets"]))
     for name, meta in manifest["datasets"].items():
         agency, dataset = name.split(".")
-        report.ingests.append(_timed(report, f"ingest {name}", lambda a=agency, d=dataset, m=meta: ingest(
-            spark, conf, zones, master_key, agency=a, dataset=d, path=f"{landing}/{m['path']}",
-            actor=actor)))
+        report.ingests.append(
+            _timed(
+                report,
+                f"ingest {name}",
+                lambda a=agency, d=dataset, m=meta: ingest(
+                    spark,
+                    conf,
+                    zones,
+                    master_key,
+                    agency=a,
+                    dataset=d,
+                    path=f"{landing}/{m['path']}",
+                    actor=actor,
+                ),
+            )
+        )
     log.info("3/4 building pool %s", PROJECT)
-    report.pool = _timed(report, "pool", lambda: build_pool(spark, conf, zones, master_key, PROJECT,
-                                                            actor=actor))
+    report.pool = _timed(
+        report, "pool", lambda: build_pool(spark, conf, zones, master_key, PROJECT, actor=actor)
+    )
     log.info("4/4 running project %s", PROJECT)
-    report.run = _timed(report, "project", lambda: run_project(spark, conf, zones, PROJECT,
-                                                               actor=actor))
+    report.run = _timed(
+        report, "project", lambda: run_project(spark, conf, zones, PROJECT, actor=actor)
+    )
     output = spark.read.format("delta").load(report.run.outputs["welfare_overlap"].path)
     report.overlap = [r.asDict() for r in output.collect()]  # ~2,800 cells at most
     report.mismatches = compare_counts(report) + compare_overlap(
-        report.overlap, manifest["low_income_overlap"])
+        report.overlap, manifest["low_income_overlap"]
+    )
     return report
 
 
@@ -120,14 +144,17 @@ def _headline(cells: list[dict]) -> list[str]:
         return []
     shares = ", ".join(
         f"{sum(c[k] for c in cells) / members:.1%} {k.removeprefix('in_').replace('_', ' ')}"
-        for k in cells[0] if k.startswith("in_"))
+        for k in cells[0]
+        if k.startswith("in_")
+    )
     return [f"Headline {members:,} registry members; of them {shares}"]
 
 
 def render(report: DemoReport, zones: Zones, elapsed: float) -> str:
     lines = [
         "",
-        f"Demo finished in {elapsed:.0f} s: {report.persons:,} synthetic persons, seed {report.seed}.",
+        f"Demo finished in {elapsed:.0f} s: {report.persons:,} synthetic persons, "
+        f"seed {report.seed}.",
         "",
         f"Landing  {report.landing}  (synthetic extracts + manifest.json, the ground truth)",
         "Ingested (de-identified Delta tables; bad rows to the linkage-zone quarantine):",
@@ -139,10 +166,14 @@ def render(report: DemoReport, zones: Zones, elapsed: float) -> str:
         lines.append(f"         under {zones.pool(report.pool.project, '')}")
     if report.run:
         lines.append(f"Computed {report.run.summary()}")
-    truth = "and every ingest count match the generator's ground truth" \
-        if not report.mismatches else (
-        f"DIFFERS from the ground truth in {len(report.mismatches)} cell(s): "
-        + "; ".join(report.mismatches[:5]))
+    truth = (
+        "and every ingest count match the generator's ground truth"
+        if not report.mismatches
+        else (
+            f"DIFFERS from the ground truth in {len(report.mismatches)} cell(s): "
+            + "; ".join(report.mismatches[:5])
+        )
+    )
     lines.append(f"Check    welfare overlap {truth}")
     lines.extend(_headline(report.overlap))
     lines.append(f"Audit    every step is recorded in {zones.audit}")

@@ -55,13 +55,19 @@ class IngestReport:
 
     def summary(self) -> str:
         if self.skipped:
-            return (f"{self.agency}.{self.dataset}: extract {self.checksum[:12]} already ingested "
-                    f"(version {self.version}); nothing changed")
+            return (
+                f"{self.agency}.{self.dataset}: extract {self.checksum[:12]} already ingested "
+                f"(version {self.version}); nothing changed"
+            )
         q = ", ".join(f"{k} {v:,}" for k, v in sorted(self.quarantined.items()) if v) or "none"
-        extra = f"; dropped unexpected columns {self.dropped_columns}" if self.dropped_columns else ""
-        return (f"{self.agency}.{self.dataset}: {self.input_rows:,} rows in = {self.accepted:,} "
-                f"accepted + {self.quarantined_total:,} quarantined ({q}) + {self.duplicates:,} "
-                f"duplicates removed{extra}")
+        extra = (
+            f"; dropped unexpected columns {self.dropped_columns}" if self.dropped_columns else ""
+        )
+        return (
+            f"{self.agency}.{self.dataset}: {self.input_rows:,} rows in = {self.accepted:,} "
+            f"accepted + {self.quarantined_total:,} quarantined ({q}) + {self.duplicates:,} "
+            f"duplicates removed{extra}"
+        )
 
 
 # --------------------------------------------------------------------------- edges: reading
@@ -70,8 +76,11 @@ class IngestReport:
 def extract_checksum(path: str) -> str:
     """SHA-256 over the extract's data files (relative name and bytes, in name order)."""
     root = Path(path)
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))) \
-        if root.is_dir() else [root]
+    files = (
+        sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+        if root.is_dir()
+        else [root]
+    )
     if not files or not files[0].exists():
         raise ExtractNotFoundError(f"extract {path} does not exist or holds no data files")
     h = hashlib.sha256()
@@ -87,8 +96,13 @@ def read_extract(spark: SparkSession, path: str, fmt: str) -> DataFrame:
     """The extract with every column as a string: types are checked row by row later, so a bad
     value quarantines its row instead of failing the job or turning silently into null."""
     if fmt == "csv":
-        df = (spark.read.option("header", True).option("encoding", "UTF-8")
-              .option("inferSchema", False).option("mode", "PERMISSIVE").csv(path))
+        df = (
+            spark.read.option("header", True)
+            .option("encoding", "UTF-8")
+            .option("inferSchema", False)
+            .option("mode", "PERMISSIVE")
+            .csv(path)
+        )
     elif fmt == "json":
         df = spark.read.option("primitivesAsString", True).json(path)
     elif fmt == "parquet":
@@ -103,7 +117,9 @@ def read_extract(spark: SparkSession, path: str, fmt: str) -> DataFrame:
 # --------------------------------------------------------------------------- pure transforms
 
 
-def check_columns(df: DataFrame, contract: DatasetContract, where: str) -> tuple[DataFrame, list[str]]:
+def check_columns(
+    df: DataFrame, contract: DatasetContract, where: str
+) -> tuple[DataFrame, list[str]]:
     """Keep the contract's columns; a missing column is an error, unexpected ones are dropped."""
     expected = [c.name for c in contract.columns]
     missing = [c for c in expected if c not in df.columns]
@@ -119,8 +135,13 @@ def check_columns(df: DataFrame, contract: DatasetContract, where: str) -> tuple
 def _typed(col: Column, ctype: ColumnType) -> Column:
     if ctype is ColumnType.date:
         return F.to_date(col.try_cast("date"))
-    spark_type = {"string": "string", "integer": "int", "long": "bigint", "double": "double",
-                  "boolean": "boolean"}[ctype.value]
+    spark_type = {
+        "string": "string",
+        "integer": "int",
+        "long": "bigint",
+        "double": "double",
+        "boolean": "boolean",
+    }[ctype.value]
     return col.try_cast(spark_type)
 
 
@@ -147,8 +168,9 @@ def validate(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
             if c.mandatory and c.name != id_col:
                 checks.append(F.when(blank, F.lit(f"missing:{c.name}")))
             if c.type is not ColumnType.string:
-                checks.append(F.when(~blank & F.col(c.name + TYPED).isNull(),
-                                     F.lit(f"bad_type:{c.name}")))
+                checks.append(
+                    F.when(~blank & F.col(c.name + TYPED).isNull(), F.lit(f"bad_type:{c.name}"))
+                )
         return out.withColumn(REASON, F.coalesce(*checks) if checks else F.lit(None).cast("string"))
 
     return transform
@@ -157,14 +179,17 @@ def validate(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
 def accepted_rows(checked: DataFrame, contract: DatasetContract) -> DataFrame:
     """The good rows of a validated frame, typed, with the contract's column names."""
     return checked.where(F.col(REASON).isNull()).select(
-        *[F.col(c.name + TYPED).alias(c.name) for c in contract.columns])
+        *[F.col(c.name + TYPED).alias(c.name) for c in contract.columns]
+    )
 
 
 def quarantined_rows(checked: DataFrame, contract: DatasetContract) -> DataFrame:
     """The bad rows as delivered, with their reason and number of copies."""
     return checked.where(F.col(REASON).isNotNull()).select(
-        *[c.name for c in contract.columns], F.col(REASON).alias("reason"),
-        F.col(COPIES).alias("copies"))
+        *[c.name for c in contract.columns],
+        F.col(REASON).alias("reason"),
+        F.col(COPIES).alias("copies"),
+    )
 
 
 # --------------------------------------------------------------------------- the job
@@ -185,7 +210,9 @@ def ingest(
     contract = contract_owner.dataset(dataset)
     where = f"extract {path} ({agency}.{dataset})"
     checksum = extract_checksum(path)
-    report = IngestReport(agency, dataset, path, checksum, table=zones.deidentified(agency, dataset))
+    report = IngestReport(
+        agency, dataset, path, checksum, table=zones.deidentified(agency, dataset)
+    )
 
     if tables.exists(spark, report.table):
         props = tables.properties(spark, report.table)
@@ -198,8 +225,12 @@ def ingest(
     raw = read_extract(spark, path, contract.format)
     selected, report.dropped_columns = check_columns(raw, contract, where)
     if report.dropped_columns:
-        log.warning("%s: dropping %d unexpected column(s) %s", where, len(report.dropped_columns),
-                    report.dropped_columns)
+        log.warning(
+            "%s: dropping %d unexpected column(s) %s",
+            where,
+            len(report.dropped_columns),
+            report.dropped_columns,
+        )
 
     # Exact duplicate rows collapse into one row carrying its number of copies: one shuffle gives
     # both the input count and the duplicate count.
@@ -207,8 +238,11 @@ def ingest(
     deduped = selected.groupBy(*names).agg(F.count(F.lit(1)).alias(COPIES))
     checked = deduped.transform(validate(contract)).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        for r in checked.groupBy(REASON).agg(F.sum(COPIES).alias("rows"),
-                                             F.count(F.lit(1)).alias("distinct")).collect():
+        for r in (
+            checked.groupBy(REASON)
+            .agg(F.sum(COPIES).alias("rows"), F.count(F.lit(1)).alias("distinct"))
+            .collect()
+        ):
             report.input_rows += r["rows"]
             report.duplicates += r["rows"] - r["distinct"]
             if r[REASON] is None:
@@ -219,40 +253,73 @@ def ingest(
             raise InternalError(f"{where}: row accounting does not balance: {report}")
 
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        common = {"agency": agency, "dataset": dataset, "source_checksum": checksum,
-                  "ingested_at": now}
+        common = {
+            "agency": agency,
+            "dataset": dataset,
+            "source_checksum": checksum,
+            "ingested_at": now,
+        }
         # The quarantine keeps the rows as delivered (linkage zone only), for the steward to fix.
-        tables.replace_table(spark, quarantined_rows(checked, contract),
-                             zones.quarantine(agency, dataset), {
-            **common, "kind": "quarantine", "description": f"Rows of {agency}.{dataset} that "
-            "failed validation, as delivered, with the reason", "rows": str(report.quarantined_total),
-        })
+        tables.replace_table(
+            spark,
+            quarantined_rows(checked, contract),
+            zones.quarantine(agency, dataset),
+            {
+                **common,
+                "kind": "quarantine",
+                "description": f"Rows of {agency}.{dataset} that "
+                "failed validation, as delivered, with the reason",
+                "rows": str(report.quarantined_total),
+            },
+        )
 
-        deidentified = accepted_rows(checked, contract).transform(conf.standard.deidentify(contract.columns, master_key))
+        deidentified = accepted_rows(checked, contract).transform(
+            conf.standard.deidentify(contract.columns, master_key)
+        )
         comments = _column_comments(conf, contract)
-        written = tables.replace_table(spark, deidentified, report.table, {
-            **common,
-            "kind": "deidentified",
-            "description": contract.description.strip(),
-            "steward": f"{contract_owner.steward.unit} <{contract_owner.steward.contact}>",
-            "data_class": contract.data_class.value,
-            "standard_version": conf.standard.version,
-            "key_id": master_key.key_id,
-            "rows": str(report.accepted),
-            "update_frequency": contract.update_frequency,
-            "retention_days": str(contract.retention_days),
-        }, comments)
+        written = tables.replace_table(
+            spark,
+            deidentified,
+            report.table,
+            {
+                **common,
+                "kind": "deidentified",
+                "description": contract.description.strip(),
+                "steward": f"{contract_owner.steward.unit} <{contract_owner.steward.contact}>",
+                "data_class": contract.data_class.value,
+                "standard_version": conf.standard.version,
+                "key_id": master_key.key_id,
+                "rows": str(report.accepted),
+                "update_frequency": contract.update_frequency,
+                "retention_days": str(contract.retention_days),
+            },
+            comments,
+        )
     finally:
         checked.unpersist()
     if written.rows != report.accepted:
         raise InternalError(f"{where}: wrote {written.rows} rows, expected {report.accepted}")
     report.version = written.version
-    audit.record(spark, zones.audit, action="ingest", subject=f"{agency}.{dataset}", actor=actor,
-                 details={"source": path, "checksum": checksum, "input_rows": report.input_rows,
-                          "accepted": report.accepted, "quarantined": report.quarantined,
-                          "duplicates": report.duplicates, "dropped_columns": report.dropped_columns,
-                          "table": report.table, "version": written.version,
-                          "key_id": master_key.key_id, "standard_version": conf.standard.version})
+    audit.record(
+        spark,
+        zones.audit,
+        action="ingest",
+        subject=f"{agency}.{dataset}",
+        actor=actor,
+        details={
+            "source": path,
+            "checksum": checksum,
+            "input_rows": report.input_rows,
+            "accepted": report.accepted,
+            "quarantined": report.quarantined,
+            "duplicates": report.duplicates,
+            "dropped_columns": report.dropped_columns,
+            "table": report.table,
+            "version": written.version,
+            "key_id": master_key.key_id,
+            "standard_version": conf.standard.version,
+        },
+    )
     log.info(report.summary())
     return report
 
@@ -262,11 +329,11 @@ def _column_comments(conf: Conf, contract: DatasetContract) -> dict[str, str]:
     for c in contract.columns:
         if c.field_class.value == "citizen_id":
             comments[LINKAGE_PSEUDONYM] = (
-                f"HMAC-SHA256 linkage pseudonym of {c.name} (standard {conf.standard.version})")
+                f"HMAC-SHA256 linkage pseudonym of {c.name} (standard {conf.standard.version})"
+            )
         elif c.field_class.value == "attribute":
             comments[c.name] = c.description
         for g in c.generalise:
             rule = conf.standard.generalisation(g)
             comments[rule.output] = f"{rule.description} (from {c.name})"
     return comments
-

@@ -30,7 +30,8 @@ def to_pool(df: DataFrame, columns: list[str], pool_key: SecretKey) -> DataFrame
     if missing:
         raise ContractError(f"columns {missing} are not in the de-identified table {df.columns}")
     return hmac_sha256(df, LINKAGE_PSEUDONYM, pool_key.material, POOL_PSEUDONYM).select(
-        POOL_PSEUDONYM, *columns)
+        POOL_PSEUDONYM, *columns
+    )
 
 
 @dataclass
@@ -63,44 +64,67 @@ def build_pool(
         if not tables.exists(spark, source):
             raise ContractError(
                 f"pool {project}: table {table} needs {src.agency}.{src.dataset}, which has not "
-                f"been ingested ({source} is not a Delta table). Run `pooling ingest` first.")
+                f"been ingested ({source} is not a Delta table). Run `pooling ingest` first."
+            )
         version = tables.last_commit(spark, source).version
         src_props = tables.properties(spark, source)
         if src_props.get("key_id") != master_key.key_id:
             raise ContractError(
                 f"pool {project}: {src.agency}.{src.dataset} was pseudonymised under key "
                 f"{src_props.get('key_id')}, not the current master key {master_key.key_id}; "
-                "re-ingest it first")
+                "re-ingest it first"
+            )
         df = to_pool(tables.read_version(spark, source, version), src.columns, pool_key)
-        report.tables[table] = tables.replace_table(spark, df, zones.pool(project, table), {
-            "kind": "pool",
-            "project": project,
-            "description": f"{spec.title}: {src.agency}.{src.dataset} "
-                           f"({src_props.get('description', '')})",
-            "data_class": src_props.get("data_class", ""),
-            "steward": src_props.get("steward", ""),
-            "standard_version": src_props.get("standard_version", ""),
+        report.tables[table] = tables.replace_table(
+            spark,
+            df,
+            zones.pool(project, table),
+            {
+                "kind": "pool",
+                "project": project,
+                "description": f"{spec.title}: {src.agency}.{src.dataset} "
+                f"({src_props.get('description', '')})",
+                "data_class": src_props.get("data_class", ""),
+                "steward": src_props.get("steward", ""),
+                "standard_version": src_props.get("standard_version", ""),
+                "key_id": pool_key.key_id,
+                "key_version": str(spec.pool_key_version),
+                "lineage": json.dumps([{"table": source, "version": version}]),
+                "built_at": now,
+            },
+            {POOL_PSEUDONYM: f"Pool pseudonym of project {project}, key {pool_key.key_id}"},
+        )
+    audit.record(
+        spark,
+        zones.audit,
+        action="pool_build",
+        subject=project,
+        actor=actor,
+        details={
             "key_id": pool_key.key_id,
-            "key_version": str(spec.pool_key_version),
-            "lineage": json.dumps([{"table": source, "version": version}]),
-            "built_at": now,
-        }, {POOL_PSEUDONYM: f"Pool pseudonym of project {project}, key {pool_key.key_id}"})
-    audit.record(spark, zones.audit, action="pool_build", subject=project, actor=actor, details={
-        "key_id": pool_key.key_id, "key_version": spec.pool_key_version,
-        "tables": {t: {"path": w.path, "version": w.version, "rows": w.rows}
-                   for t, w in report.tables.items()}})
+            "key_version": spec.pool_key_version,
+            "tables": {
+                t: {"path": w.path, "version": w.version, "rows": w.rows}
+                for t, w in report.tables.items()
+            },
+        },
+    )
     log.info(report.summary())
     return report
 
 
-def pool_tables(spark: SparkSession, zones: Zones, spec: ProjectSpec) -> dict[str, tuple[DataFrame, int]]:
+def pool_tables(
+    spark: SparkSession, zones: Zones, spec: ProjectSpec
+) -> dict[str, tuple[DataFrame, int]]:
     """The pool's tables at their current versions, for a project run."""
     out = {}
     for table in spec.pool:
         path = zones.pool(spec.name, table)
         if not tables.exists(spark, path):
-            raise ContractError(f"pool {spec.name} has no table {table}; run `pooling pool "
-                                f"--project {spec.name}` first")
+            raise ContractError(
+                f"pool {spec.name} has no table {table}; run `pooling pool "
+                f"--project {spec.name}` first"
+            )
         version = tables.last_commit(spark, path).version
         out[table] = (tables.read_version(spark, path, version), version)
     return out

@@ -47,30 +47,51 @@ def run_project(
     fn = projects.get(project)
     pool = pool_tables(spark, zones, spec)
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    report = RunReport(project, run_id, zones.outputs(project, run_id),
-                       {t: v for t, (_, v) in pool.items()})
+    report = RunReport(
+        project, run_id, zones.outputs(project, run_id), {t: v for t, (_, v) in pool.items()}
+    )
     outputs = fn({t: df for t, (df, _) in pool.items()})
     for name, df in outputs.items():
         leaked = [c for c in df.columns if c in (POOL_PSEUDONYM, LINKAGE_PSEUDONYM)]
         if leaked:  # outputs are aggregates; a pseudonym column means a per-person output
-            raise ValueError(f"project {project} output {name!r} carries pseudonym column(s) "
-                             f"{leaked}; outputs must be aggregates")
-        report.outputs[name] = tables.replace_table(spark, df, zones.outputs(project, run_id, name), {
-            "kind": "output", "project": project, "run_id": run_id, "status": PENDING,
-            "description": f"{spec.title}: {name}",
-            "lineage": json.dumps([{"table": zones.pool(project, t), "version": v}
-                                   for t, v in report.pool_versions.items()]),
-        })
+            raise ValueError(
+                f"project {project} output {name!r} carries pseudonym column(s) "
+                f"{leaked}; outputs must be aggregates"
+            )
+        report.outputs[name] = tables.replace_table(
+            spark,
+            df,
+            zones.outputs(project, run_id, name),
+            {
+                "kind": "output",
+                "project": project,
+                "run_id": run_id,
+                "status": PENDING,
+                "description": f"{spec.title}: {name}",
+                "lineage": json.dumps(
+                    [
+                        {"table": zones.pool(project, t), "version": v}
+                        for t, v in report.pool_versions.items()
+                    ]
+                ),
+            },
+        )
     manifest = {
-        "project": project, "run_id": run_id, "status": PENDING, "created": run_id,
+        "project": project,
+        "run_id": run_id,
+        "status": PENDING,
+        "created": run_id,
         "pool_versions": report.pool_versions,
-        "outputs": {n: {"path": w.path, "version": w.version, "rows": w.rows}
-                    for n, w in report.outputs.items()},
+        "outputs": {
+            n: {"path": w.path, "version": w.version, "rows": w.rows}
+            for n, w in report.outputs.items()
+        },
         "disclosure": spec.disclosure.model_dump(),
     }
     if "://" not in report.directory:
         Path(report.directory, "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    audit.record(spark, zones.audit, action="project_run", subject=project, actor=actor,
-                 details=manifest)
+    audit.record(
+        spark, zones.audit, action="project_run", subject=project, actor=actor, details=manifest
+    )
     log.info(report.summary())
     return report

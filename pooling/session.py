@@ -77,12 +77,16 @@ def build_session(
         .appName(profile.spark.app_name)
         .config("spark.jars", ",".join(str(j) for j in jars))
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config(
+            "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+        )
         .config("spark.driver.memory", profile.spark.driver_memory)
         .config("spark.sql.shuffle.partitions", str(profile.spark.shuffle_partitions))
         .config("spark.sql.session.timeZone", "UTC")
         # Analysts and jobs address tables through the catalog and the zones, never raw paths.
-        .config("spark.sql.warehouse.dir", resolve_path(profile.storage.root, base_dir) + "/_warehouse")
+        .config(
+            "spark.sql.warehouse.dir", resolve_path(profile.storage.root, base_dir) + "/_warehouse"
+        )
     )
     if expand_env(profile.spark.master).startswith("local"):
         # Python workers must run this interpreter (the venv with pyarrow and pandas), not
@@ -96,7 +100,9 @@ def build_session(
     spark = builder.getOrCreate()
     log.info(
         "Spark %s session up: master=%s, driver memory %s, %s shuffle partitions",
-        spark.version, profile.spark.master, profile.spark.driver_memory,
+        spark.version,
+        profile.spark.master,
+        profile.spark.driver_memory,
         profile.spark.shuffle_partitions,
     )
     return spark

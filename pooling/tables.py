@@ -90,7 +90,7 @@ def properties(spark: SparkSession, path: str) -> dict[str, str]:
     from delta.tables import DeltaTable
 
     props = DeltaTable.forPath(spark, path).detail().first()["properties"] or {}
-    return {k[len(PREFIX):]: v for k, v in props.items() if k.startswith(PREFIX)}
+    return {k[len(PREFIX) :]: v for k, v in props.items() if k.startswith(PREFIX)}
 
 
 def read_version(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:

@@ -54,8 +54,9 @@ def hmac_sha256(df: DataFrame, column: str, key: bytes, out: str) -> DataFrame:
     """
     data = _as_bytes(df, column)
     inner_key, outer_key = padded_keys(key)
-    schema = StructType([StructField("ipad", BinaryType(), False),
-                         StructField("opad", BinaryType(), False)])
+    schema = StructType(
+        [StructField("ipad", BinaryType(), False), StructField("opad", BinaryType(), False)]
+    )
     keys = df.sparkSession.createDataFrame([(bytearray(inner_key), bytearray(outer_key))], schema)
     ipad, opad = keys.select("ipad").scalar(), keys.select("opad").scalar()
     inner = F.unhex(F.sha2(F.concat(ipad, data), 256))

@@ -1,8 +1,8 @@
 """Key material: loading the master key, key ids, and per-pool keys derived with HKDF.
 
 The master key is read from a key file (which must not be readable by group or others) or from an
-environment variable, as hex. Keys are wrapped in :class:`SecretKey`, whose ``repr`` and ``str`` show
-only the key id, so a key cannot reach a log line or an error message by accident.
+environment variable, as hex. Keys are wrapped in :class:`SecretKey`, whose ``repr`` and ``str``
+show only the key id, so a key cannot reach a log line or an error message by accident.
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ class SecretKey:
         raise TypeError("SecretKey cannot be pickled; pass it to pseudonymize.hmac_sha256 instead")
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, SecretKey) and secrets.compare_digest(self._material, other._material)
+        return isinstance(other, SecretKey) and secrets.compare_digest(
+            self._material, other._material
+        )
 
     def __hash__(self) -> int:
         return hash(self.key_id)
@@ -73,7 +75,9 @@ def derive_pool_key(master: SecretKey, project: str, version: int) -> SecretKey:
     """
     if version < 1:
         raise KeyMaterialError(f"pool key version must be >= 1, got {version}")
-    return SecretKey(_hkdf(master.material, pool_key_info(project, version), 32), f"pool:{project}:v{version}")
+    return SecretKey(
+        _hkdf(master.material, pool_key_info(project, version), 32), f"pool:{project}:v{version}"
+    )
 
 
 def _parse_hex(text: str, source: str) -> bytes:
@@ -81,7 +85,9 @@ def _parse_hex(text: str, source: str) -> bytes:
     try:
         material = bytes.fromhex(text)
     except ValueError:
-        raise KeyMaterialError(f"{source}: the key must be hex digits (as written by `pooling keys new`)") from None
+        raise KeyMaterialError(
+            f"{source}: the key must be hex digits (as written by `pooling keys new`)"
+        ) from None
     return material
 
 
@@ -90,17 +96,23 @@ def load_key_file(path: Path, purpose: str = "master") -> SecretKey:
     try:
         st = path.stat()
     except FileNotFoundError:
-        raise KeyMaterialError(f"key file {path} does not exist (create one with `pooling keys new --out {path}`)") from None
+        raise KeyMaterialError(
+            f"key file {path} does not exist (create one with `pooling keys new --out {path}`)"
+        ) from None
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyMaterialError(
-            f"key file {path} is accessible by group or others (mode {stat.S_IMODE(st.st_mode):o}); "
+            f"key file {path} is accessible by group or others "
+            f"(mode {stat.S_IMODE(st.st_mode):o}); "
             f"run `chmod 600 {path}`"
         )
     return SecretKey(_parse_hex(path.read_text(encoding="ascii"), f"key file {path}"), purpose)
 
 
 def load_master_key(file: Path | str | None, env: str = "POOLING_MASTER_KEY") -> SecretKey:
-    """The master key from ``env`` if set, else from ``file``. Errors name the source, never the key."""
+    """The master key from ``env`` if set, else from ``file``.
+
+    Errors name the source, never the key.
+    """
     value = os.environ.get(env)
     if value:
         return SecretKey(_parse_hex(value, f"environment variable {env}"), "master")
@@ -112,7 +124,9 @@ def load_master_key(file: Path | str | None, env: str = "POOLING_MASTER_KEY") ->
 def new_key_file(path: Path | str, nbytes: int = 32) -> SecretKey:
     """Write a fresh random key to ``path`` (mode 0600, never overwriting) and return it."""
     if nbytes < MIN_KEY_BYTES:
-        raise KeyMaterialError(f"refusing to create a {nbytes}-byte key; the minimum is {MIN_KEY_BYTES}")
+        raise KeyMaterialError(
+            f"refusing to create a {nbytes}-byte key; the minimum is {MIN_KEY_BYTES}"
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     material = secrets.token_bytes(nbytes)
@@ -120,7 +134,9 @@ def new_key_file(path: Path | str, nbytes: int = 32) -> SecretKey:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise KeyMaterialError(f"key file {path} already exists; refusing to overwrite it") from None
+        raise KeyMaterialError(
+            f"key file {path} already exists; refusing to overwrite it"
+        ) from None
     with os.fdopen(fd, "w", encoding="ascii") as f:
         f.write(material.hex() + "\n")
     return SecretKey(material, "master")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -33,7 +33,7 @@ LINKAGE_PSEUDONYM = "linkage_pseudonym"
 POOL_PSEUDONYM = "pool_pseudonym"
 
 
-class FieldClass(str, Enum):
+class FieldClass(StrEnum):
     citizen_id = "citizen_id"
     direct_identifier = "direct_identifier"
     quasi_identifier = "quasi_identifier"
@@ -49,7 +49,7 @@ class FieldClassRule(_Strict):
 
 
 # The generalisation functions the standard may name. Each takes the source column and the rule.
-Function = Literal["year", "age_band", "leading_digits"]
+Function = Literal["year", "age_band", "leading_digits", "postcode_province"]
 
 
 class Generalisation(_Strict):
@@ -60,10 +60,19 @@ class Generalisation(_Strict):
     width_years: int | None = None  # age_band
     top_code: int | None = None  # age_band: ages >= top_code share one band "85+"
     digits: int | None = None  # leading_digits
+    # postcode_province: 5-digit postcodes whose 2-digit prefix is shared by several provinces.
+    overrides: dict[str, str] = {}
+    # postcode_province: the province a shared prefix means when the postcode is not overridden.
+    prefix_defaults: dict[str, str] = {}
 
     @model_validator(mode="after")
     def _params(self) -> Generalisation:
-        needs = {"age_band": ("width_years", "top_code"), "leading_digits": ("digits",), "year": ()}
+        needs = {
+            "age_band": ("width_years", "top_code"),
+            "leading_digits": ("digits",),
+            "year": (),
+            "postcode_province": (),
+        }
         for p in needs[self.function]:
             if getattr(self, p) is None:
                 raise ValueError(f"function {self.function!r} needs {p!r}")
@@ -81,6 +90,8 @@ class Generalisation(_Strict):
             return F.year(col)
         if self.function == "leading_digits":
             return F.when(F.length(col) >= self.digits, F.substring(col, 1, self.digits))
+        if self.function == "postcode_province":
+            return postcode_province(col, self.overrides, self.prefix_defaults)
         return age_band(col, reference_date, self.width_years or 5, self.top_code or 85)
 
 
@@ -88,9 +99,41 @@ def age_band(birth: Column, reference_date: date, width: int, top_code: int) -> 
     """Completed years at ``reference_date``, banded: ``"00-04"``, ``"05-09"`` … ``"85+"``."""
     age = F.floor(F.months_between(F.lit(reference_date), birth) / 12).cast("int")
     low = F.floor(age / width) * width
-    label = F.concat(F.lpad(low.cast("string"), 2, "0"), F.lit("-"),
-                     F.lpad((low + width - 1).cast("string"), 2, "0"))
+    label = F.concat(
+        F.lpad(low.cast("string"), 2, "0"),
+        F.lit("-"),
+        F.lpad((low + width - 1).cast("string"), 2, "0"),
+    )
     return F.when(age < 0, None).when(age >= top_code, F.lit(f"{top_code}+")).otherwise(label)
+
+
+def postcode_province(
+    postcode: Column, overrides: dict[str, str], prefix_defaults: dict[str, str]
+) -> Column:
+    """The province code of a Thai postcode, from its 2-digit prefix (reference data).
+
+    A prefix shared by several provinces (10: Bangkok and Samut Prakan) gives the province of
+    ``overrides`` for a listed postcode, else the one ``prefix_defaults`` names, else null:
+    never an unstated guess. Malformed postcodes give null.
+    """
+    from pooling.reference import provinces
+
+    by_prefix: dict[str, set[str]] = {}
+    for p in provinces():
+        by_prefix.setdefault(p.postcode_prefix, set()).add(p.code)
+    unique = {k: next(iter(v)) for k, v in by_prefix.items() if len(v) == 1} | prefix_defaults
+    code = F.trim(postcode.cast("string"))
+    prefix_map = F.create_map(*[x for k, v in sorted(unique.items()) for x in (F.lit(k), F.lit(v))])
+    by_override = (
+        F.create_map(*[x for k, v in sorted(overrides.items()) for x in (F.lit(k), F.lit(v))])
+        if overrides
+        else None
+    )
+    valid = code.rlike(r"^[1-9][0-9]{4}$")
+    guess = prefix_map[F.substring(code, 1, 2)]
+    if by_override is not None:
+        guess = F.coalesce(by_override[code], guess)
+    return F.when(valid, guess)
 
 
 class Standard(_Strict):
@@ -157,7 +200,9 @@ class Standard(_Strict):
                 elif c.field_class is FieldClass.quasi_identifier:
                     for g in c.generalise:
                         rule = self.generalisation(g)
-                        out = out.withColumn(rule.output, rule.apply(F.col(c.name), self.reference_date))
+                        out = out.withColumn(
+                            rule.output, rule.apply(F.col(c.name), self.reference_date)
+                        )
             return out.select(*wanted)
 
         return transform

@@ -34,15 +34,19 @@ def event_log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _spark_session(event_log_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     profile = load_model(REPO / "conf" / "profiles" / "local.yaml", Profile)
     warehouse = tmp_path_factory.mktemp("warehouse")
-    spark = build_session(profile, base_dir=REPO, extra_conf={
-        "spark.sql.shuffle.partitions": "2",
-        "spark.default.parallelism": "2",
-        "spark.ui.enabled": "false",
-        "spark.eventLog.enabled": "true",
-        "spark.eventLog.compress": "false",  # searched as text by test_hmac
-        "spark.eventLog.dir": event_log_dir.as_uri(),
-        "spark.sql.warehouse.dir": str(warehouse),
-    })
+    spark = build_session(
+        profile,
+        base_dir=REPO,
+        extra_conf={
+            "spark.sql.shuffle.partitions": "2",
+            "spark.default.parallelism": "2",
+            "spark.ui.enabled": "false",
+            "spark.eventLog.enabled": "true",
+            "spark.eventLog.compress": "false",  # searched as text by test_hmac
+            "spark.eventLog.dir": event_log_dir.as_uri(),
+            "spark.sql.warehouse.dir": str(warehouse),
+        },
+    )
     yield spark
     spark.stop()
 
@@ -59,11 +63,14 @@ def spark(spark_session):
 
 @pytest.fixture
 def zones(tmp_path: Path) -> Zones:
-    profile = Profile.model_validate({
-        "name": "test", "description": "test zones under a temp dir",
-        "spark": {"master": "local[2]", "driver_memory": "1g", "shuffle_partitions": 2},
-        "storage": {"root": str(tmp_path / "data")},
-    })
+    profile = Profile.model_validate(
+        {
+            "name": "test",
+            "description": "test zones under a temp dir",
+            "spark": {"master": "local[2]", "driver_memory": "1g", "shuffle_partitions": 2},
+            "storage": {"root": str(tmp_path / "data")},
+        }
+    )
     return Zones.for_profile(profile, tmp_path)
 
 

@@ -59,8 +59,14 @@ def generate(spark: SparkSession, plan: SynthPlan) -> Synthetic:
     people = population(spark, plan).persist(StorageLevel.MEMORY_AND_DISK)
     extracts = {}
     for (agency, dataset), (make, fmt, key) in EXTRACTS.items():
-        rows = inject_faults(make(people, plan), plan.faults, seed=plan.seed, dataset=dataset,
-                             record_key=key, fmt=fmt)
+        rows = inject_faults(
+            make(people, plan),
+            plan.faults,
+            seed=plan.seed,
+            dataset=dataset,
+            record_key=key,
+            fmt=fmt,
+        )
         extracts[(agency, dataset)] = Extract(agency, dataset, fmt, rows)
     return Synthetic(plan, people, extracts)
 
@@ -72,8 +78,9 @@ def _linkable_persons(rows: DataFrame) -> DataFrame:
 
 def _age_band(age: str) -> F.Column:
     low = F.floor(F.col(age) / 5) * 5
-    label = F.concat(F.lpad(low.cast("string"), 2, "0"), F.lit("-"),
-                     F.lpad((low + 4).cast("string"), 2, "0"))
+    label = F.concat(
+        F.lpad(low.cast("string"), 2, "0"), F.lit("-"), F.lpad((low + 4).cast("string"), 2, "0")
+    )
     return F.when(F.col(age) >= 85, F.lit("85+")).otherwise(label)
 
 
@@ -81,15 +88,17 @@ def low_income_overlap_truth(synthetic: Synthetic) -> DataFrame:
     """What a correct pipeline must report: registry members (with a linkable registry row) by
     province, sex and age band, and how many of them appear (linkably) in each other dataset."""
     ex = synthetic.extracts
-    base = synthetic.people.join(_linkable_persons(ex[("finance", "welfare_registry")].rows),
-                                 "person").select("person", "province_code", "sex",
-                                                  _age_band("age").alias("age_band"))
+    base = synthetic.people.join(
+        _linkable_persons(ex[("finance", "welfare_registry")].rows), "person"
+    ).select("person", "province_code", "sex", _age_band("age").alias("age_band"))
     aggs = [F.count("*").alias("registry_members")]
     for (_, dataset), extract in ex.items():
         if dataset == "welfare_registry":
             continue
         flag = f"in_{dataset}"
-        base = base.join(_linkable_persons(extract.rows).withColumn(flag, F.lit(1)), "person", "left")
+        base = base.join(
+            _linkable_persons(extract.rows).withColumn(flag, F.lit(1)), "person", "left"
+        )
         aggs.append(F.coalesce(F.sum(flag), F.lit(0)).cast("long").alias(flag))
     return base.groupBy("province_code", "sex", "age_band").agg(*aggs)
 
@@ -136,10 +145,14 @@ def write_extracts(
         _write(extract, out_dir / agency / dataset)
         counts = fault_counts(extract)
         manifest["datasets"][f"{agency}.{dataset}"] = {  # type: ignore[index]
-            "format": extract.format, "path": f"{agency}/{dataset}", **counts,
+            "format": extract.format,
+            "path": f"{agency}/{dataset}",
+            **counts,
         }
-        progress(f"synth {agency}.{dataset}: {counts['rows']:,} rows ({extract.format}) "
-                 f"in {time.monotonic() - t0:.1f}s")
+        progress(
+            f"synth {agency}.{dataset}: {counts['rows']:,} rows ({extract.format}) "
+            f"in {time.monotonic() - t0:.1f}s"
+        )
     truth = low_income_overlap_truth(synthetic)
     manifest["low_income_overlap"] = [
         r.asDict() for r in truth.orderBy("province_code", "sex", "age_band").collect()

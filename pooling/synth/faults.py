@@ -14,8 +14,11 @@ from pseudonymize.citizen_id import THAI_DIGITS
 
 # Faults after which the row cannot be linked and must be quarantined, with the reason code the
 # pipeline is expected to give.
-UNRECOVERABLE = {"bad_check_digit": "bad_check_digit", "wrong_length": "wrong_length",
-                 "empty_id": "empty"}
+UNRECOVERABLE = {
+    "bad_check_digit": "bad_check_digit",
+    "wrong_length": "wrong_length",
+    "empty_id": "empty",
+}
 RECOVERABLE = ("thai_digits", "dashes", "spaces", "float_export")
 FAULT = "_fault"
 DUPLICATE = "_duplicate"
@@ -47,10 +50,12 @@ def inject_faults(
     """Corrupt ``citizen_id`` on a share of rows, tag each row's fault in ``_fault`` (null if
     none) and deliver a share of rows twice (the copy has ``_duplicate`` true)."""
     # Both draws come from the clean record key, before the ID is touched.
-    df = df.withColumns({
-        "u_fault": uniform(seed, f"fault:{dataset}", F.col(record_key)),
-        "u_duplicate": uniform(seed, f"duplicate:{dataset}", F.col(record_key)),
-    })
+    df = df.withColumns(
+        {
+            "u_fault": uniform(seed, f"fault:{dataset}", F.col(record_key)),
+            "u_duplicate": uniform(seed, f"duplicate:{dataset}", F.col(record_key)),
+        }
+    )
     u = F.col("u_fault")
     names = [f.name for f in fields(FaultRates) if f.name != "duplicate"]
     if fmt != "csv":  # only text exports turn IDs into numbers
@@ -63,7 +68,11 @@ def inject_faults(
         value = F.when(hit, _apply(name, F.col("citizen_id"))).otherwise(value)
         lo = hi
     # A duplicated row is exploded into the original and a copy flagged as such.
-    copies = F.when(F.col("u_duplicate") < rates.duplicate, F.array(F.lit(False), F.lit(True))) \
-        .otherwise(F.array(F.lit(False)))
-    return df.withColumns({FAULT: tag, "citizen_id": value}) \
-        .withColumn(DUPLICATE, F.explode(copies)).drop("u_fault", "u_duplicate")
+    copies = F.when(
+        F.col("u_duplicate") < rates.duplicate, F.array(F.lit(False), F.lit(True))
+    ).otherwise(F.array(F.lit(False)))
+    return (
+        df.withColumns({FAULT: tag, "citizen_id": value})
+        .withColumn(DUPLICATE, F.explode(copies))
+        .drop("u_fault", "u_duplicate")
+    )

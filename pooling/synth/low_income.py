@@ -28,17 +28,25 @@ def _date_in_year(u: Column, year: int) -> Column:
 
 def welfare_registry(people: DataFrame, plan: SynthPlan) -> DataFrame:
     """Finance: the state-welfare (low-income) registry, one row per registered person."""
-    members = people.where(_u(plan, "in_registry") < F.col("poverty")) \
-        .withColumn("u_income", _u(plan, "income"))
+    members = people.where(_u(plan, "in_registry") < F.col("poverty")).withColumn(
+        "u_income", _u(plan, "income")
+    )
     # A few members declare incomes near or above the 100,000-baht eligibility ceiling: the
     # inclusion errors the project looks for.
-    income = F.when(_u(plan, "income_high") < 0.04, 100_000 + below(F.col("u_income"), 150_000)) \
-        .otherwise(below(F.col("u_income"), 100_000))
+    income = F.when(
+        _u(plan, "income_high") < 0.04, 100_000 + below(F.col("u_income"), 150_000)
+    ).otherwise(below(F.col("u_income"), 100_000))
     return members.select(
         "person",
         F.concat(F.lit("WR"), F.lpad(F.col("person").cast("string"), 10, "0")).alias("registry_no"),
-        "citizen_id", "first_name", "last_name", "phone", "address", "district_code",
-        "birth_date", "sex",
+        "citizen_id",
+        "first_name",
+        "last_name",
+        "phone",
+        "address",
+        "district_code",
+        "birth_date",
+        "sex",
         _date_in_year(_u(plan, "registered_on"), 2017).alias("registered_on"),
         income.cast("int").alias("annual_income_baht"),
         (below(_u(plan, "household_size"), 6) + 1).cast("int").alias("household_size"),
@@ -48,7 +56,13 @@ def welfare_registry(people: DataFrame, plan: SynthPlan) -> DataFrame:
 def population_register(people: DataFrame, plan: SynthPlan) -> DataFrame:
     """Interior: the population register. A few people are missing (records out of date)."""
     return people.where(_u(plan, "in_register") < 0.995).select(
-        "person", "citizen_id", "first_name", "last_name", "sex", "birth_date", "district_code",
+        "person",
+        "citizen_id",
+        "first_name",
+        "last_name",
+        "sex",
+        "birth_date",
+        "district_code",
         "address",
     )
 
@@ -57,17 +71,22 @@ def service_records(people: DataFrame, plan: SynthPlan) -> DataFrame:
     """Public Health: one row per service visit in 2025; the elderly visit more often."""
     p_any = F.when(F.col("age") >= 60, 0.8).otherwise(0.5)
     visits = F.when(_u(plan, "visits_any") < p_any, below(_u(plan, "visits_n"), 4) + 1).otherwise(0)
-    rows = people.withColumn("visit", F.explode(F.sequence(F.lit(1), visits.cast("int")))) \
-        .where(F.col("visit") >= 1)
+    rows = people.withColumn("visit", F.explode(F.sequence(F.lit(1), visits.cast("int")))).where(
+        F.col("visit") >= 1
+    )
     key = (F.col("person"), F.col("visit"))
     return rows.select(
         "person",
-        F.concat(F.lit("V"), F.col("person").cast("string"), F.lit("-"), F.col("visit").cast("string"))
-        .alias("visit_id"),
-        "citizen_id", "first_name", "last_name",
+        F.concat(
+            F.lit("V"), F.col("person").cast("string"), F.lit("-"), F.col("visit").cast("string")
+        ).alias("visit_id"),
+        "citizen_id",
+        "first_name",
+        "last_name",
         _date_in_year(_u(plan, "service_date", *key), 2025).alias("service_date"),
-        F.concat(choose(_u(plan, "hospital_type", *key), HOSPITAL_TYPES), F.col("district_code"))
-        .alias("hospital_code"),
+        F.concat(
+            choose(_u(plan, "hospital_type", *key), HOSPITAL_TYPES), F.col("district_code")
+        ).alias("hospital_code"),
         choose(_u(plan, "icd10", *key), ICD10).alias("diagnosis_icd10"),
         (below(_u(plan, "cost", *key), 5000) + 100).cast("double").alias("cost_baht"),
     )
@@ -75,23 +94,40 @@ def service_records(people: DataFrame, plan: SynthPlan) -> DataFrame:
 
 def benefit_recipients(people: DataFrame, plan: SynthPlan) -> DataFrame:
     """Social Development: allowances paid (old age, disability, child support)."""
-    elderly = people.where((F.col("age") >= 60) & (_u(plan, "elderly_allowance") < 0.9)) \
-        .withColumn("benefit", F.lit("elderly_allowance"))
-    disabled = people.where(_u(plan, "disability") < 0.02) \
-        .withColumn("benefit", F.lit("disability_allowance"))
-    children = people.where((F.col("age") < 6) & (_u(plan, "child_support") < 0.3)) \
-        .withColumn("benefit", F.lit("child_support"))
-    monthly = F.create_map(
-        F.lit("elderly_allowance"), F.lit(700), F.lit("disability_allowance"), F.lit(1000),
-        F.lit("child_support"), F.lit(600),
+    elderly = people.where((F.col("age") >= 60) & (_u(plan, "elderly_allowance") < 0.9)).withColumn(
+        "benefit", F.lit("elderly_allowance")
     )
-    return elderly.unionByName(disabled).unionByName(children).select(
-        "person",
-        F.concat(F.lit("SD"), F.col("benefit").substr(1, 2), F.col("person").cast("string"))
-        .alias("recipient_no"),
-        "citizen_id", "first_name", "last_name", "benefit",
-        monthly[F.col("benefit")].alias("monthly_baht"),
-        _date_in_year(_u(plan, "since", F.col("person"), F.col("benefit")), 2020).alias("since"),
+    disabled = people.where(_u(plan, "disability") < 0.02).withColumn(
+        "benefit", F.lit("disability_allowance")
+    )
+    children = people.where((F.col("age") < 6) & (_u(plan, "child_support") < 0.3)).withColumn(
+        "benefit", F.lit("child_support")
+    )
+    monthly = F.create_map(
+        F.lit("elderly_allowance"),
+        F.lit(700),
+        F.lit("disability_allowance"),
+        F.lit(1000),
+        F.lit("child_support"),
+        F.lit(600),
+    )
+    return (
+        elderly.unionByName(disabled)
+        .unionByName(children)
+        .select(
+            "person",
+            F.concat(
+                F.lit("SD"), F.col("benefit").substr(1, 2), F.col("person").cast("string")
+            ).alias("recipient_no"),
+            "citizen_id",
+            "first_name",
+            "last_name",
+            "benefit",
+            monthly[F.col("benefit")].alias("monthly_baht"),
+            _date_in_year(_u(plan, "since", F.col("person"), F.col("benefit")), 2020).alias(
+                "since"
+            ),
+        )
     )
 
 
@@ -101,14 +137,20 @@ def justice_records(people: DataFrame, plan: SynthPlan) -> DataFrame:
     p = F.when(F.col("age") < 18, 0.0).otherwise(
         0.004 * F.when(young_men, 3.0).otherwise(1.0) * (1 + 5 * F.col("poverty"))
     )
-    return people.where(_u(plan, "justice") < p).withColumn("u_type", _u(plan, "record_type")) \
+    return (
+        people.where(_u(plan, "justice") < p)
+        .withColumn("u_type", _u(plan, "record_type"))
         .select(
-        "person",
-        F.concat(F.lit("J"), F.col("person").cast("string")).alias("case_no"),
-        "citizen_id", "first_name", "last_name",
-        choose(F.col("u_type"), ["prisoner", "probation", "bankrupt"], [3, 5, 2])
-        .alias("record_type"),
-        _date_in_year(_u(plan, "case_start"), 2023).alias("start_date"),
+            "person",
+            F.concat(F.lit("J"), F.col("person").cast("string")).alias("case_no"),
+            "citizen_id",
+            "first_name",
+            "last_name",
+            choose(F.col("u_type"), ["prisoner", "probation", "bankrupt"], [3, 5, 2]).alias(
+                "record_type"
+            ),
+            _date_in_year(_u(plan, "case_start"), 2023).alias("start_date"),
+        )
     )
 
 

@@ -19,11 +19,14 @@ def demo(spark_session, conf, tmp_path_factory):
     from pseudonymize import SecretKey
 
     root = tmp_path_factory.mktemp("pipeline")
-    profile = Profile.model_validate({
-        "name": "test", "description": "system test",
-        "spark": {"master": "local[2]", "driver_memory": "1g", "shuffle_partitions": 2},
-        "storage": {"root": str(root / "data")},
-    })
+    profile = Profile.model_validate(
+        {
+            "name": "test",
+            "description": "system test",
+            "spark": {"master": "local[2]", "driver_memory": "1g", "shuffle_partitions": 2},
+            "storage": {"root": str(root / "data")},
+        }
+    )
     zones = Zones.for_profile(profile, root)
     key = SecretKey(bytes(range(50, 90)), "master")
     report = run_demo(spark_session, conf, zones, key, persons=PERSONS, seed=11)
@@ -51,8 +54,12 @@ def test_ingest_counts_equal_the_manifest(demo):
 
 def test_every_table_is_real_delta_readable_by_delta_rs(demo):
     report, zones, _ = demo
-    paths = [r.table for r in report.ingests] + [w.path for w in report.pool.tables.values()] + \
-        [w.path for w in report.run.outputs.values()] + [zones.audit]
+    paths = (
+        [r.table for r in report.ingests]
+        + [w.path for w in report.pool.tables.values()]
+        + [w.path for w in report.run.outputs.values()]
+        + [zones.audit]
+    )
     for path in paths:
         assert (Path(path) / "_delta_log").is_dir()
         table = DeltaTable(path).to_pyarrow_table()
@@ -74,8 +81,12 @@ def _raw_values(landing: Path) -> set[str]:
     values: set[str] = set()
     for f in landing.rglob("part-*"):
         if f.suffix == ".csv":
-            t = pcsv.read_csv(f, convert_options=pcsv.ConvertOptions(
-                column_types={c: "string" for c in ("citizen_id", "phone")}))
+            t = pcsv.read_csv(
+                f,
+                convert_options=pcsv.ConvertOptions(
+                    column_types={c: "string" for c in ("citizen_id", "phone")}
+                ),
+            )
         elif f.suffix == ".json":
             t = pjson.read_json(f)
         else:

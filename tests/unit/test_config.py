@@ -17,8 +17,13 @@ def _copy_conf(tmp_path: Path) -> Path:
 
 def test_repository_conf_loads_and_cross_checks(conf):
     assert conf.standard.version
-    assert set(conf.agencies) >= {"finance", "interior", "public_health", "social_development",
-                                  "justice"}
+    assert set(conf.agencies) >= {
+        "finance",
+        "interior",
+        "public_health",
+        "social_development",
+        "justice",
+    }
     assert "low_income" in conf.projects
     assert conf.profile("local").spark.master == "local[*]"
     assert conf.profile("cluster").storage.zones["linkage"]
@@ -26,8 +31,10 @@ def test_repository_conf_loads_and_cross_checks(conf):
 
 def test_unknown_key_names_file_and_key(tmp_path):
     path = tmp_path / "p.yaml"
-    path.write_text("name: x\ndescription: d\nspark: {master: 'local[1]', driver_memory: 1g, "
-                    "shuffle_partitions: 1, colour: blue}\nstorage: {root: data}\n")
+    path.write_text(
+        "name: x\ndescription: d\nspark: {master: 'local[1]', driver_memory: 1g, "
+        "shuffle_partitions: 1, colour: blue}\nstorage: {root: data}\n"
+    )
     with pytest.raises(ConfigError) as e:
         load_model(path, Profile)
     assert str(path) in str(e.value) and "spark.colour: unknown key" in str(e.value)
@@ -35,8 +42,10 @@ def test_unknown_key_names_file_and_key(tmp_path):
 
 def test_wrong_type_and_missing_key_are_reported_together(tmp_path):
     path = tmp_path / "p.yaml"
-    path.write_text("name: x\nspark: {master: 'local[1]', driver_memory: lots, "
-                    "shuffle_partitions: many}\nstorage: {root: data}\n")
+    path.write_text(
+        "name: x\nspark: {master: 'local[1]', driver_memory: lots, "
+        "shuffle_partitions: many}\nstorage: {root: data}\n"
+    )
     with pytest.raises(ConfigError) as e:
         load_model(path, Profile)
     msg = str(e.value)
@@ -76,10 +85,14 @@ datasets:
 def test_project_asking_for_a_column_the_dataset_does_not_publish(tmp_path):
     root = _copy_conf(tmp_path)
     spec = root / "projects" / "low_income.yaml"
-    spec.write_text(spec.read_text().replace("columns: [benefit]", "columns: [benefit, first_name]"))
+    spec.write_text(
+        spec.read_text().replace("columns: [benefit]", "columns: [benefit, first_name]")
+    )
     with pytest.raises(ConfigError) as e:
         Conf(root)
-    assert "pool.benefit_recipients.columns: 'first_name' is not a de-identified column" in str(e.value)
+    assert "pool.benefit_recipients.columns: 'first_name' is not a de-identified column" in str(
+        e.value
+    )
 
 
 def test_unknown_names_list_what_is_available(conf):

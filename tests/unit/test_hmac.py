@@ -68,8 +68,13 @@ def _key_material_forms(key: bytes) -> list[str]:
 
     forms = []
     for secret in (key, *padded_keys(key)):
-        forms += [secret.hex(), secret.hex().upper(), base64.b64encode(secret).decode(),
-                  str(list(secret))[1:40], str(list(b if b < 128 else b - 256 for b in secret))[1:40]]
+        forms += [
+            secret.hex(),
+            secret.hex().upper(),
+            base64.b64encode(secret).decode(),
+            str(list(secret))[1:40],
+            str(list(b if b < 128 else b - 256 for b in secret))[1:40],
+        ]
     return forms
 
 

@@ -19,19 +19,25 @@ def _write_csv(path, lines):
 def test_validate_gives_one_reason_per_bad_row(spark, conf):
     contract = conf.dataset("justice", "justice_records")
     rows = [
-        ("J1", "1101700207030", "prisoner", "2023-01-05"),   # good
+        ("J1", "1101700207030", "prisoner", "2023-01-05"),  # good
         ("J2", "๑-๑๐๑๗-๐๐๒๐๗-๐๓-๐", "probation", "2023-02-01"),  # good after normalising
-        ("J3", "1101700207031", "prisoner", "2023-01-05"),   # bad check digit
-        ("J4", "1101700207030", "", "2023-01-05"),           # mandatory field missing
-        ("J5", "1101700207030", "bankrupt", "5 Jan 2023"),   # not a date
-        ("J6", None, "bankrupt", "2023-01-05"),              # no ID
+        ("J3", "1101700207031", "prisoner", "2023-01-05"),  # bad check digit
+        ("J4", "1101700207030", "", "2023-01-05"),  # mandatory field missing
+        ("J5", "1101700207030", "bankrupt", "5 Jan 2023"),  # not a date
+        ("J6", None, "bankrupt", "2023-01-05"),  # no ID
     ]
-    df = spark.createDataFrame(rows, "case_no string, citizen_id string, record_type string, "
-                               "start_date string").withColumns(
-        {"first_name": F.lit("ก"), "last_name": F.lit("ข")})
+    df = spark.createDataFrame(
+        rows, "case_no string, citizen_id string, record_type string, start_date string"
+    ).withColumns({"first_name": F.lit("ก"), "last_name": F.lit("ข")})
     got = {r.case_no: r._reason for r in df.transform(validate(contract)).collect()}
-    assert got == {"J1": None, "J2": None, "J3": "bad_check_digit", "J4": "missing:record_type",
-                   "J5": "bad_type:start_date", "J6": "empty"}
+    assert got == {
+        "J1": None,
+        "J2": None,
+        "J3": "bad_check_digit",
+        "J4": "missing:record_type",
+        "J5": "bad_type:start_date",
+        "J6": "empty",
+    }
 
 
 def test_missing_columns_are_an_error_naming_extract_and_columns(spark, conf):
@@ -45,16 +51,20 @@ def test_missing_columns_are_an_error_naming_extract_and_columns(spark, conf):
 
 
 def test_ingest_counts_quarantines_and_is_idempotent(spark, conf, zones, master_key, tmp_path):
-    path = _write_csv(tmp_path / "landing" / "j", [
-        HEADER + ",remarks",
-        "J1,1101700207030,สมชาย,ใจดี,prisoner,2023-01-05,x",
-        "J1,1101700207030,สมชาย,ใจดี,prisoner,2023-01-05,x",   # exact duplicate
-        "J2,1-1017-00207-03-0,สมหญิง,ใจดี,probation,2023-02-01,y",
-        "J3,1101700207031,สมศรี,ใจดี,prisoner,2023-01-05,z",   # bad check digit
-        "J4,110170020703,สมปอง,ใจดี,prisoner,2023-01-05,",      # wrong length
-    ])
-    r = ingest(spark, conf, zones, master_key, agency="justice", dataset="justice_records",
-               path=path)
+    path = _write_csv(
+        tmp_path / "landing" / "j",
+        [
+            HEADER + ",remarks",
+            "J1,1101700207030,สมชาย,ใจดี,prisoner,2023-01-05,x",
+            "J1,1101700207030,สมชาย,ใจดี,prisoner,2023-01-05,x",  # exact duplicate
+            "J2,1-1017-00207-03-0,สมหญิง,ใจดี,probation,2023-02-01,y",
+            "J3,1101700207031,สมศรี,ใจดี,prisoner,2023-01-05,z",  # bad check digit
+            "J4,110170020703,สมปอง,ใจดี,prisoner,2023-01-05,",  # wrong length
+        ],
+    )
+    r = ingest(
+        spark, conf, zones, master_key, agency="justice", dataset="justice_records", path=path
+    )
     assert (r.input_rows, r.accepted, r.duplicates) == (5, 2, 1)
     assert r.quarantined == {"bad_check_digit": 1, "wrong_length": 1}
     assert r.dropped_columns == ["remarks"]
@@ -70,8 +80,9 @@ def test_ingest_counts_quarantines_and_is_idempotent(spark, conf, zones, master_
     assert props["standard_version"] == conf.standard.version
     assert props["data_class"] == "secret" and props["rows"] == "2"
 
-    again = ingest(spark, conf, zones, master_key, agency="justice", dataset="justice_records",
-                   path=path)
+    again = ingest(
+        spark, conf, zones, master_key, agency="justice", dataset="justice_records", path=path
+    )
     assert again.skipped and again.version == r.version
 
     events = spark.read.format("delta").load(zones.audit).where("action = 'ingest'").collect()
@@ -80,14 +91,21 @@ def test_ingest_counts_quarantines_and_is_idempotent(spark, conf, zones, master_
 
 def test_missing_extract_is_a_clear_error(spark, conf, zones, master_key, tmp_path):
     with pytest.raises(ExtractNotFoundError, match="does not exist"):
-        ingest(spark, conf, zones, master_key, agency="justice", dataset="justice_records",
-               path=str(tmp_path / "nope"))
+        ingest(
+            spark,
+            conf,
+            zones,
+            master_key,
+            agency="justice",
+            dataset="justice_records",
+            path=str(tmp_path / "nope"),
+        )
 
 
 def test_extract_missing_a_column_writes_nothing(spark, conf, zones, master_key, tmp_path):
-    path = _write_csv(tmp_path / "landing" / "bad", ["case_no,citizen_id",
-                                                     "J1,1101700207030"])
+    path = _write_csv(tmp_path / "landing" / "bad", ["case_no,citizen_id", "J1,1101700207030"])
     with pytest.raises(ContractError, match="missing column"):
-        ingest(spark, conf, zones, master_key, agency="justice", dataset="justice_records",
-               path=path)
+        ingest(
+            spark, conf, zones, master_key, agency="justice", dataset="justice_records", path=path
+        )
     assert not tables.exists(spark, zones.deidentified("justice", "justice_records"))

@@ -60,7 +60,10 @@ def test_pool_keys_differ_by_project_and_version_and_are_stable():
     master = SecretKey(bytes(range(32)), "master")
     a1 = derive_pool_key(master, "low_income", 1)
     assert a1 == derive_pool_key(master, "low_income", 1)
-    others = [derive_pool_key(master, "agriculture", 1), derive_pool_key(master, "low_income", 2),
-              derive_pool_key(SecretKey(bytes(range(1, 33)), "m"), "low_income", 1)]
+    others = [
+        derive_pool_key(master, "agriculture", 1),
+        derive_pool_key(master, "low_income", 2),
+        derive_pool_key(SecretKey(bytes(range(1, 33)), "m"), "low_income", 1),
+    ]
     assert all(o.material != a1.material for o in others)
     assert a1.material != master.material and len(a1.material) == 32

@@ -25,7 +25,8 @@ def test_pool_pseudonyms_agree_within_a_pool_and_differ_between_pools(spark):
 
 
 def test_pool_keeps_only_the_allowed_columns(spark):
-    a = _deidentified(spark, ["1101700207030"], "a").withColumn("secret", __import__(
-        "pyspark.sql.functions", fromlist=["lit"]).lit("s"))
+    a = _deidentified(spark, ["1101700207030"], "a").withColumn(
+        "secret", __import__("pyspark.sql.functions", fromlist=["lit"]).lit("s")
+    )
     out = to_pool(a, ["x"], derive_pool_key(MASTER, "low_income", 1))
     assert out.columns == ["pool_pseudonym", "x"]

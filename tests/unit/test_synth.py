@@ -39,11 +39,19 @@ def test_fault_counts_match_the_rows(spark):
         assert counts["duplicates"] == rows.where("_duplicate").count()
         # The validator, run on the rows as written, finds exactly the unrecoverable faults.
         problem = citizen_id_problem(normalize_citizen_id(F.col("citizen_id")))
-        found = {r.p: r["count"] for r in rows.where(~F.col("_duplicate"))
-                 .select(problem.alias("p")).groupBy("p").count().collect() if r.p}
+        found = {
+            r.p: r["count"]
+            for r in rows.where(~F.col("_duplicate"))
+            .select(problem.alias("p"))
+            .groupBy("p")
+            .count()
+            .collect()
+            if r.p
+        }
         assert found == {k: v for k, v in counts["expected_quarantine"].items() if v}
         assert sum(found.values()) > 0
         assert counts["expected_accepted"] == counts["rows"] - counts["duplicates"] - sum(
-            counts["expected_quarantine"].values())
+            counts["expected_quarantine"].values()
+        )
     finally:
         s.release()
