@@ -144,3 +144,69 @@ def render_pseudonymize(timings: list[Timing]) -> str:
         f"{native / by['native HMAC (literal keys, unsafe)'].rows_per_s:6.2f}x",
     ]
     return "\n".join(lines)
+
+
+class PeakMemory:
+    """Peak resident memory of this process and its children (the JVM), sampled from /proc."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        import os
+        import threading
+
+        self.peak = 0
+        self._stop = threading.Event()
+        self._root = os.getpid()
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+
+    def _tree_rss(self) -> int:
+        from pathlib import Path
+
+        children: dict[int, list[int]] = {}
+        rss: dict[int, int] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid = int(stat.parent.name)
+            children.setdefault(int(fields[1]), []).append(pid)
+            rss[pid] = int(fields[21]) * 4096
+        total, todo = 0, [self._root]
+        while todo:
+            pid = todo.pop()
+            total += rss.get(pid, 0)
+            todo.extend(children.get(pid, []))
+        return total
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self.peak = max(self.peak, self._tree_rss())
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def bench_synth(spark: SparkSession, persons: int, seed: int, out: str) -> str:
+    """Generate and write every extract for ``persons``; print time, rows/s and peak memory."""
+    from pathlib import Path
+
+    from pooling.synth import SynthPlan, generate, write_extracts
+
+    with PeakMemory() as mem:
+        t0 = time.perf_counter()
+        synthetic = generate(spark, SynthPlan(persons=persons, seed=seed))
+        try:
+            manifest = write_extracts(synthetic, Path(out))
+        finally:
+            synthetic.release()
+        seconds = time.perf_counter() - t0
+    rows = sum(d["rows"] for d in manifest["datasets"].values())
+    size = sum(p.stat().st_size for p in Path(out).rglob("*") if p.is_file())
+    return (f"synth {persons:,} persons: {len(manifest['datasets'])} extracts, {rows:,} rows, "
+            f"{size / 2**20:,.0f} MiB in {seconds:,.0f} s = {rows / seconds:,.0f} rows/s; "
+            f"peak memory (driver JVM + Python) {mem.peak / 2**30:.1f} GiB")

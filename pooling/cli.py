@@ -61,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     bp = bsub.add_parser("pseudonymize", help="native HMAC vs Python/pandas UDFs vs sha2")
     bp.add_argument("--rows", type=int, default=10_000_000)
     bp.add_argument("--repeats", type=int, default=3)
+    bs = bsub.add_parser("synth", help="time, rows/s and peak memory of the synthetic extracts")
+    bs.add_argument("--persons", type=int, required=True)
+    bs.add_argument("--seed", type=int, default=2560)
+    bs.add_argument("--out", type=Path, required=True)
     return p
 
 
@@ -127,6 +131,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wrote extracts and manifest.json under {args.out} in {time.monotonic() - t0:.0f} s")
         return 0
 
+    if args.command == "bench" and args.bench_command == "synth":
+        from pooling.bench import bench_synth
+
+        print(bench_synth(ctx.spark(), args.persons, args.seed, str(args.out)))
+        return 0
     if args.command == "bench":
         from pooling.bench import bench_pseudonymize, render_pseudonymize
 

@@ -94,6 +94,8 @@ class ColumnSpec(Strict):
     mandatory: bool = False
     # Quasi-identifiers only: the named generalisations of the standard to publish instead.
     generalise: list[str] = []
+    # A code column checked against reference data: an unknown code quarantines the row.
+    codes: Literal["province", "district"] | None = None
 
     @model_validator(mode="after")
     def _generalise_only_for_quasi(self) -> ColumnSpec:

@@ -21,6 +21,7 @@ from pyspark.storagelevel import StorageLevel
 from pooling import audit, tables
 from pooling.config import AgencyContract, ColumnType, Conf, DatasetContract
 from pooling.errors import ContractError, ExtractNotFoundError, InternalError
+from pooling.reference import province_codes
 from pooling.zones import Zones
 from pseudonymize import SecretKey, citizen_id_problem, normalize_citizen_id
 from pseudonymize.standard import LINKAGE_PSEUDONYM
@@ -148,6 +149,14 @@ def _typed(col: Column, ctype: ColumnType) -> Column:
 TYPED = "__typed"
 
 
+def known_code(col: Column, kind: str) -> Column:
+    """True for a province code (2 digits) or district code (4 digits) of a known province."""
+    digits = 2 if kind == "province" else 4
+    code = F.trim(col)
+    return code.rlike(f"^[0-9]{{{digits}}}$") & F.substring(code, 1, 2).isin(
+        *sorted(province_codes()))
+
+
 def validate(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
     """Add ``_reason`` (null for a good row) and, next to each raw column, its typed value as
     ``<name>__typed`` (the citizen ID in canonical form). Checks, in order: citizen ID, mandatory
@@ -171,6 +180,9 @@ def validate(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
                 checks.append(
                     F.when(~blank & F.col(c.name + TYPED).isNull(), F.lit(f"bad_type:{c.name}"))
                 )
+            if c.codes:
+                checks.append(F.when(~blank & ~known_code(raw, c.codes),
+                                     F.lit(f"unknown_code:{c.name}")))
         return out.withColumn(REASON, F.coalesce(*checks) if checks else F.lit(None).cast("string"))
 
     return transform

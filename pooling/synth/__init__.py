@@ -1,38 +1,50 @@
 """Synthetic agency extracts with a ground truth: ``generate`` (pure) and ``write_extracts`` (I/O).
 
 Faker builds small Thai vocabularies once; Spark samples a population and every extract from them
-with hash-based randomness, so the same seed gives the same records at any scale.
+with hash-based randomness, so the same seed and size give the same records, and the same bytes,
+at any scale.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.storagelevel import StorageLevel
 
-from pooling.synth.faults import DUPLICATE, FAULT, UNRECOVERABLE, inject_faults
-from pooling.synth.low_income import EXTRACTS
+from pooling.synth import environment
+from pooling.synth.catalog import EXTRACTS, ExtractSpec, Sources, prepare
+from pooling.synth.faults import (
+    DUPLICATE,
+    FAULT,
+    ID_RECOVERABLE,
+    expected_reason,
+    inject_faults,
+)
 from pooling.synth.plan import FaultRates, SynthPlan
 from pooling.synth.population import population
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FaultRates", "Synthetic", "SynthPlan", "generate", "write_extracts"]
+__all__ = ["EXTRACTS", "FaultRates", "Synthetic", "SynthPlan", "generate", "write_extracts"]
+
+EXTRA_COLUMN = "remarks"
+PERSONS_PER_FILE = 1_000_000
 
 
 @dataclass(frozen=True)
 class Extract:
-    agency: str
-    dataset: str
-    format: str
+    spec: ExtractSpec
     rows: DataFrame  # the extract's columns plus person, _fault, _duplicate (never written)
+    extra_column: bool
 
     @property
     def columns(self) -> list[str]:
@@ -43,94 +55,225 @@ class Extract:
 class Synthetic:
     plan: SynthPlan
     people: DataFrame
-    extracts: dict[tuple[str, str], Extract]
+    grid: DataFrame
+    extracts: dict[str, Extract]
 
     def release(self) -> None:
         self.people.unpersist()
+        self.grid.unpersist()
 
 
 def generate(spark: SparkSession, plan: SynthPlan) -> Synthetic:
-    """The population and every extract, lazily, as DataFrames.
+    """The population, the environment grid and every extract, lazily, as DataFrames.
 
-    The population is persisted: every extract and the ground truth sample from it, and the
-    cache is also an optimiser barrier that keeps Spark from inlining the population's long
+    The population and the grid are persisted: every extract and the ground truth sample from
+    them, and the cache is also an optimiser barrier that keeps Spark from inlining their long
     expressions into every filter of every extract. Call :meth:`Synthetic.release` when done.
     """
     people = population(spark, plan).persist(StorageLevel.MEMORY_AND_DISK)
+    grid = environment.grid(spark, plan).persist(StorageLevel.MEMORY_AND_DISK)
+    sources = Sources(spark, plan, people, grid, {})
+    prepare(sources)
     extracts = {}
-    for (agency, dataset), (make, fmt, key) in EXTRACTS.items():
+    for spec in EXTRACTS:
         rows = inject_faults(
-            make(people, plan),
-            plan.faults,
-            seed=plan.seed,
-            dataset=dataset,
-            record_key=key,
-            fmt=fmt,
-        )
-        extracts[(agency, dataset)] = Extract(agency, dataset, fmt, rows)
-    return Synthetic(plan, people, extracts)
+            spec.make(sources), plan.faults, seed=plan.seed, dataset=spec.name, key=spec.key,
+            fmt=spec.format, id_column="citizen_id" if spec.person_level else None,
+            mandatory=spec.mandatory, typed=spec.typed, coded=spec.coded)
+        extra = spec.name in plan.extra_column_datasets
+        if extra:  # an agency system that added a column nobody agreed on
+            rows = rows.withColumn(EXTRA_COLUMN, F.lit("ตรวจสอบแล้ว"))
+        if not spec.person_level:
+            rows = rows.withColumn("person", F.lit(None).cast("long"))
+        extracts[spec.name] = Extract(spec, rows, extra)
+    return Synthetic(plan, people, grid, extracts)
 
 
-def _linkable_persons(rows: DataFrame) -> DataFrame:
-    ok = F.col(FAULT).isNull() | ~F.col(FAULT).isin(list(UNRECOVERABLE))
-    return rows.where(ok).select("person").distinct()
+# --------------------------------------------------------------------------- ground truth
 
 
-def _age_band(age: str) -> F.Column:
+def _accepted(rows: DataFrame) -> DataFrame:
+    """Rows a correct ingest keeps: not a duplicate copy, no fault that quarantines."""
+    bad = F.col(FAULT).isNotNull() & ~F.col(FAULT).isin(*ID_RECOVERABLE)
+    return rows.where(~F.col(DUPLICATE) & ~bad)
+
+
+# The accepted rows' columns each ground truth needs; kept (persisted) while extracts are
+# written, so every extract is computed once.
+TRUTH_COLUMNS: dict[str, tuple[str, ...]] = {
+    "finance.welfare_registry": ("person",),
+    "interior.population_register": ("person",),
+    "public_health.service_records": ("person",),
+    "social_development.benefit_recipients": ("person",),
+    "justice.justice_records": ("person",),
+    "agriculture.farmer_registry": ("person", "district_code", "main_crop"),
+    "education.graduates": ("person", "field", "institution_province", "graduation_date"),
+    "labour.social_security": ("person", "start_date"),
+    "public_health.ncd_screening": ("person", "diabetes", "hypertension"),
+    "social_development.elderly_registry": ("person", "district_code"),
+    "social_development.disability_registry": ("person", "district_code"),
+    "natural_resources.pm25": ("province_code", "pm25_ugm3"),
+}
+Accepted = dict[str, DataFrame]
+
+
+def _persons(accepted: Accepted, name: str) -> DataFrame:
+    return accepted[name].select("person").distinct()
+
+
+def _age_band(age: str) -> Column:
     low = F.floor(F.col(age) / 5) * 5
-    label = F.concat(
-        F.lpad(low.cast("string"), 2, "0"), F.lit("-"), F.lpad((low + 4).cast("string"), 2, "0")
-    )
+    label = F.concat(F.lpad(low.cast("string"), 2, "0"), F.lit("-"),
+                     F.lpad((low + 4).cast("string"), 2, "0"))
     return F.when(F.col(age) >= 85, F.lit("85+")).otherwise(label)
 
 
-def low_income_overlap_truth(synthetic: Synthetic) -> DataFrame:
-    """What a correct pipeline must report: registry members (with a linkable registry row) by
-    province, sex and age band, and how many of them appear (linkably) in each other dataset."""
-    ex = synthetic.extracts
-    base = synthetic.people.join(
-        _linkable_persons(ex[("finance", "welfare_registry")].rows), "person"
-    ).select("person", "province_code", "sex", _age_band("age").alias("age_band"))
-    aggs = [F.count("*").alias("registry_members")]
-    for (_, dataset), extract in ex.items():
-        if dataset == "welfare_registry":
-            continue
-        flag = f"in_{dataset}"
-        base = base.join(
-            _linkable_persons(extract.rows).withColumn(flag, F.lit(1)), "person", "left"
-        )
-        aggs.append(F.coalesce(F.sum(flag), F.lit(0)).cast("long").alias(flag))
-    return base.groupBy("province_code", "sex", "age_band").agg(*aggs)
+def _flag(base: DataFrame, persons: DataFrame, flag: str) -> DataFrame:
+    return base.join(persons.withColumn(flag, F.lit(1)), "person", "left")
 
 
-def fault_counts(extract: Extract) -> dict[str, object]:
+def _count(flag: str) -> Column:
+    return F.coalesce(F.sum(flag), F.lit(0)).cast("long").alias(flag)
+
+
+def low_income_overlap_truth(people: DataFrame, ok: Accepted) -> DataFrame:
+    """Registry members (with an accepted registry row) by province, sex and age band, and how
+    many of them appear (with an accepted row) in each other dataset of the project."""
+    base = people.join(_persons(ok, "finance.welfare_registry"), "person").select(
+        "person", "province_code", "sex", _age_band("age").alias("age_band"))
+    others = ("interior.population_register", "public_health.service_records",
+              "social_development.benefit_recipients", "justice.justice_records")
+    for name in others:
+        base = _flag(base, _persons(ok, name), f"in_{name.split('.')[1]}")
+    return base.groupBy("province_code", "sex", "age_band").agg(
+        F.count("*").alias("registry_members"),
+        *[_count(f"in_{n.split('.')[1]}") for n in others])
+
+
+def agriculture_truth(people: DataFrame, ok: Accepted) -> DataFrame:
+    """Registered farm households by province and main crop, and how many are in the registry."""
+    farmers = ok["agriculture.farmer_registry"].select(
+        "person", F.substring("district_code", 1, 2).alias("province_code"), "main_crop")
+    base = _flag(farmers.dropDuplicates(["person"]), _persons(ok, "finance.welfare_registry"),
+                 "in_welfare_registry")
+    return base.groupBy("province_code", "main_crop").agg(
+        F.count("*").alias("farm_households"), _count("in_welfare_registry"))
+
+
+def education_labour_truth(people: DataFrame, ok: Accepted) -> DataFrame:
+    """Graduates by field and institution province, and how many started insured employment
+    within 12 months (365 days) of graduating."""
+    grads = ok["education.graduates"]
+    jobs = ok["labour.social_security"]
+    within = grads.join(jobs, "person").where(
+        F.datediff("start_date", "graduation_date").between(0, 365)).select("person").distinct()
+    return _flag(grads, within, "employed_12m").groupBy("field", "institution_province").agg(
+        F.count("*").alias("graduates"), _count("employed_12m"))
+
+
+def public_health_truth(people: DataFrame, ok: Accepted) -> DataFrame:
+    """Elderly and disabled registrants by province: how many were screened, how many have
+    diabetes and hypertension (from their screening)."""
+    screened = ok["public_health.ncd_screening"].select(
+        "person", F.lit(1).alias("screened"), F.col("diabetes").cast("int").alias("diabetes"),
+        F.col("hypertension").cast("int").alias("hypertension")).dropDuplicates(["person"])
+    groups = []
+    for group, name in (("elderly", "social_development.elderly_registry"),
+                        ("disabled", "social_development.disability_registry")):
+        reg = ok[name].select(
+            "person", F.substring("district_code", 1, 2).alias("province_code")) \
+            .dropDuplicates(["person"]).withColumn("group", F.lit(group))
+        groups.append(reg)
+    base = groups[0].unionByName(groups[1]).join(screened, "person", "left")
+    return base.groupBy("group", "province_code").agg(
+        F.count("*").alias("persons"), _count("screened"), _count("diabetes"),
+        _count("hypertension"))
+
+
+def pollution_truth(people: DataFrame, ok: Accepted) -> DataFrame:
+    """Days with PM2.5 above the national 24-hour standard, by province (accepted rows)."""
+    pm = ok["natural_resources.pm25"]
+    return pm.groupBy("province_code").agg(
+        F.count("*").alias("days_measured"),
+        F.sum((F.col("pm25_ugm3") > environment.PM25_STANDARD).cast("int")).alias("days_above"))
+
+
+TRUTHS: dict[str, Callable[[DataFrame, Accepted], DataFrame]] = {
+    "low_income_overlap": low_income_overlap_truth,
+    "agriculture_farm_households": agriculture_truth,
+    "education_labour_employment": education_labour_truth,
+    "public_health_vulnerable": public_health_truth,
+    "pollution_days_above_standard": pollution_truth,
+}
+
+
+def fault_counts(extract: Extract, rows: DataFrame | None = None) -> dict[str, object]:
     """Rows, duplicates and faults of one extract, and the quarantine a pipeline must produce."""
+    rows = extract.rows if rows is None else rows
     counts = {
         (r[FAULT], r[DUPLICATE]): r["n"]
-        for r in extract.rows.groupBy(FAULT, DUPLICATE).agg(F.count("*").alias("n")).collect()
+        for r in rows.groupBy(FAULT, DUPLICATE).agg(F.count("*").alias("n")).collect()
     }
     rows = sum(counts.values())
     duplicates = sum(n for (_, dup), n in counts.items() if dup)
     faults = {f: n for (f, dup), n in counts.items() if f and not dup}
-    quarantine = {reason: faults.get(f, 0) for f, reason in UNRECOVERABLE.items()}
+    quarantine: dict[str, int] = {}
+    for f, n in faults.items():
+        reason = expected_reason(f)
+        if reason:
+            quarantine[reason] = quarantine.get(reason, 0) + n
     return {
         "rows": rows,
         "duplicates": duplicates,
         "faults": dict(sorted(faults.items())),
-        "expected_quarantine": quarantine,
+        "expected_quarantine": dict(sorted(quarantine.items())),
         "expected_accepted": rows - duplicates - sum(quarantine.values()),
+        "extra_columns": [EXTRA_COLUMN] if extract.extra_column else [],
     }
 
 
-def _write(extract: Extract, path: Path) -> None:
-    df = extract.rows.select(*extract.columns)
+# --------------------------------------------------------------------------- writing
+
+
+def _files(plan: SynthPlan, extract: Extract) -> int:
+    if not extract.spec.person_level:
+        return 1
+    return max(1, math.ceil(plan.persons / PERSONS_PER_FILE))
+
+
+def _write(extract: Extract, rows: DataFrame, path: Path, n_files: int) -> None:
+    """Write deterministically: hash-partitioned by the record key, each file sorted by all its
+    columns, files renamed part-00000.<ext> ..., Spark's bookkeeping files removed."""
+    spec = extract.spec
+    cols = extract.columns
+    df = rows.select(*cols).repartition(n_files, *spec.key).sortWithinPartitions(*cols)
     writer = df.write.mode("overwrite")
-    if extract.format == "csv":
+    if spec.format == "csv":
         writer.option("header", True).option("encoding", "UTF-8").csv(str(path))
-    elif extract.format == "json":
+    elif spec.format == "json":
         writer.json(str(path))
     else:
         writer.parquet(str(path))
+    ext = {"csv": ".csv", "json": ".json", "parquet": ".parquet"}[spec.format]
+    for f in sorted(path.iterdir()):
+        if f.name.startswith("part-"):
+            target = path / f"{f.name[:10]}{ext}"
+            f.rename(target)
+            if spec.format == "csv" and (spec.bom or spec.crlf):
+                _rewrite_text(target, bom=spec.bom, crlf=spec.crlf)
+        else:
+            f.unlink()  # _SUCCESS and .crc files
+
+
+def _rewrite_text(path: Path, *, bom: bool, crlf: bool) -> None:
+    """Add a UTF-8 byte-order mark and/or Windows line ends, as some agencies' exports have."""
+    tmp = path.with_suffix(".tmp")
+    with path.open("rb") as src, tmp.open("wb") as dst:
+        if bom:
+            dst.write(b"\xef\xbb\xbf")
+        for line in src:
+            dst.write(line[:-1] + b"\r\n" if crlf and line.endswith(b"\n") else line)
+    tmp.replace(path)
 
 
 def write_extracts(
@@ -139,24 +282,36 @@ def write_extracts(
     """Write every extract under ``out_dir/<agency>/<dataset>/`` and ``out_dir/manifest.json``
     (the ground truth). Returns the manifest."""
     out_dir = Path(out_dir)
-    manifest: dict[str, object] = {"plan": asdict(synthetic.plan), "datasets": {}}
-    for (agency, dataset), extract in synthetic.extracts.items():
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    manifest: dict[str, object] = {"plan": asdict(synthetic.plan), "datasets": {}, "truth": {}}
+    accepted: Accepted = {}
+    for name, extract in synthetic.extracts.items():
         t0 = time.monotonic()
-        _write(extract, out_dir / agency / dataset)
-        counts = fault_counts(extract)
-        manifest["datasets"][f"{agency}.{dataset}"] = {  # type: ignore[index]
-            "format": extract.format,
-            "path": f"{agency}/{dataset}",
-            **counts,
+        spec = extract.spec
+        # Computed once: written, counted, and its accepted rows kept for the ground truth.
+        rows = extract.rows.persist(StorageLevel.MEMORY_AND_DISK)
+        _write(extract, rows, out_dir / spec.agency / spec.dataset, _files(synthetic.plan, extract))
+        counts = fault_counts(extract, rows)
+        if name in TRUTH_COLUMNS:
+            accepted[name] = _accepted(rows).select(*TRUTH_COLUMNS[name]).persist(
+                StorageLevel.MEMORY_AND_DISK)
+            accepted[name].count()
+        rows.unpersist()
+        manifest["datasets"][name] = {  # type: ignore[index]
+            "format": spec.format, "path": f"{spec.agency}/{spec.dataset}",
+            "person_level": spec.person_level, "bom": spec.bom, "crlf": spec.crlf, **counts,
         }
-        progress(
-            f"synth {agency}.{dataset}: {counts['rows']:,} rows ({extract.format}) "
-            f"in {time.monotonic() - t0:.1f}s"
-        )
-    truth = low_income_overlap_truth(synthetic)
-    manifest["low_income_overlap"] = [
-        r.asDict() for r in truth.orderBy("province_code", "sex", "age_band").collect()
-    ]
-    text = json.dumps(manifest, indent=1, ensure_ascii=False, default=str)
+        progress(f"synth {name}: {counts['rows']:,} rows ({spec.format}) "
+                 f"in {time.monotonic() - t0:.1f}s")
+    t0 = time.monotonic()
+    for truth_name, fn in TRUTHS.items():
+        df = fn(synthetic.people, accepted)
+        manifest["truth"][truth_name] = [  # type: ignore[index]
+            r.asDict() for r in df.orderBy(*df.columns[:3]).collect()]
+    for df in accepted.values():
+        df.unpersist()
+    progress(f"synth ground truth in {time.monotonic() - t0:.1f}s")
+    text = json.dumps(manifest, indent=1, ensure_ascii=False, default=str, sort_keys=True)
     (out_dir / "manifest.json").write_text(text + "\n", encoding="utf-8")
     return manifest

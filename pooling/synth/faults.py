@@ -1,30 +1,35 @@
-"""Injected faults: the problems agencies reported (non-standard formats, bad or incomplete
-records, duplicates), at configured rates, each row tagged so the ground truth can count them."""
+"""Injected faults: the problems agencies reported (non-standard formats, incomplete or wrong
+records, duplicates), at configured rates. Each row carries at most one fault, tagged in
+``_fault`` with the reason a correct ingest must give, so the ground truth can count them."""
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType
 
 from pooling.synth.plan import FaultRates
 from pooling.synth.random import uniform
 from pseudonymize.citizen_id import THAI_DIGITS
 
-# Faults after which the row cannot be linked and must be quarantined, with the reason code the
-# pipeline is expected to give.
-UNRECOVERABLE = {
-    "bad_check_digit": "bad_check_digit",
-    "wrong_length": "wrong_length",
-    "empty_id": "empty",
-}
-RECOVERABLE = ("thai_digits", "dashes", "spaces", "float_export")
 FAULT = "_fault"
 DUPLICATE = "_duplicate"
+# ID faults after which the row cannot be linked, and the reason the pipeline must give.
+ID_UNRECOVERABLE = {"bad_check_digit": "bad_check_digit", "wrong_length": "wrong_length",
+                    "empty_id": "empty"}
+# ID faults that normalisation must repair: the row still links.
+ID_RECOVERABLE = ("thai_digits", "dashes", "spaces", "float_export")
+FIELD_FAULTS = ("missing", "bad_type", "unknown_code")  # tagged "<kind>:<column>"
 
 
-def _apply(fault: str, cid: Column) -> Column:
+def expected_reason(fault: str | None) -> str | None:
+    """The quarantine reason a fault must produce (None: the row must be accepted)."""
+    if fault is None or fault in ID_RECOVERABLE:
+        return None
+    return ID_UNRECOVERABLE.get(fault, fault)
+
+
+def _id_fault(fault: str, cid: Column) -> Column:
     if fault == "bad_check_digit":  # any other last digit is wrong
         last = F.substring(cid, 13, 1).cast("int")
         return F.concat(F.substring(cid, 1, 12), ((last + 1) % 10).cast("string"))
@@ -44,35 +49,68 @@ def _apply(fault: str, cid: Column) -> Column:
     raise ValueError(f"unknown fault {fault!r}")
 
 
+def _bad_value(df: DataFrame, column: str) -> Column:
+    dtype = df.schema[column].dataType.simpleString()
+    return F.lit("31/02/2025" if dtype == "date" else "n/a")
+
+
 def inject_faults(
-    df: DataFrame, rates: FaultRates, *, seed: int, dataset: str, record_key: str, fmt: str
+    df: DataFrame,
+    rates: FaultRates,
+    *,
+    seed: int,
+    dataset: str,
+    key: tuple[str, ...],
+    fmt: str,
+    id_column: str | None,
+    mandatory: tuple[str, ...] = (),
+    typed: tuple[str, ...] = (),
+    coded: tuple[str, ...] = (),
 ) -> DataFrame:
-    """Corrupt ``citizen_id`` on a share of rows, tag each row's fault in ``_fault`` (null if
-    none) and deliver a share of rows twice (the copy has ``_duplicate`` true)."""
-    # Both draws come from the clean record key, before the ID is touched.
-    df = df.withColumns(
-        {
-            "u_fault": uniform(seed, f"fault:{dataset}", F.col(record_key)),
-            "u_duplicate": uniform(seed, f"duplicate:{dataset}", F.col(record_key)),
-        }
-    )
-    u = F.col("u_fault")
-    names = [f.name for f in fields(FaultRates) if f.name != "duplicate"]
-    if fmt != "csv":  # only text exports turn IDs into numbers
-        names.remove("float_export")
-    tag, value, lo = F.lit(None).cast("string"), F.col("citizen_id"), 0.0
-    for name in names:
-        hi = lo + getattr(rates, name)
-        hit = (u >= lo) & (u < hi)
+    """Give a share of rows one fault each and deliver a share of rows twice (the copy has
+    ``_duplicate`` true). Draws hang on the record key, so faults are reproducible."""
+    keys = [F.col(k) for k in key]
+    df = df.withColumns({
+        "u_fault": uniform(seed, f"fault:{dataset}", *keys),
+        "u_duplicate": uniform(seed, f"duplicate:{dataset}", *keys),
+    })
+    # (tag, column to change, new value) for every fault this extract can carry
+    faults: list[tuple[str, float, str, Column]] = []
+    if id_column:
+        for name in (*ID_UNRECOVERABLE, *ID_RECOVERABLE):
+            if name == "float_export" and fmt != "csv":  # only text exports make IDs numbers
+                continue
+            faults.append((name, getattr(rates, name), id_column, _id_fault(name, F.col(id_column))))
+    if fmt == "parquet":
+        typed = ()  # a typed file cannot hold a wrongly typed value
+    for kind, columns, rate in (("missing", mandatory, rates.missing_field),
+                                ("bad_type", typed, rates.wrong_type),
+                                ("unknown_code", coded, rates.unknown_code)):
+        for c in columns:
+            value = {"missing": F.lit(None),
+                     "bad_type": _bad_value(df, c),
+                     "unknown_code": F.concat(F.lit("99"), F.substring(F.col(c), 3, 2))}[kind]
+            faults.append((f"{kind}:{c}", rate / len(columns), c, value))
+
+    changed = {c for _, _, c, _ in faults}
+    as_text = {c for tag, _, c, _ in faults if tag.startswith("bad_type:")}
+    u, tag, lo = F.col("u_fault"), F.lit(None).cast(StringType()), 0.0
+    hits = []
+    for name, rate, column, value in faults:
+        hit = (u >= lo) & (u < lo + rate)
+        hits.append((hit, column, value))
         tag = F.when(hit, F.lit(name)).otherwise(tag)
-        value = F.when(hit, _apply(name, F.col("citizen_id"))).otherwise(value)
-        lo = hi
-    # A duplicated row is exploded into the original and a copy flagged as such.
-    copies = F.when(
-        F.col("u_duplicate") < rates.duplicate, F.array(F.lit(False), F.lit(True))
-    ).otherwise(F.array(F.lit(False)))
-    return (
-        df.withColumns({FAULT: tag, "citizen_id": value})
-        .withColumn(DUPLICATE, F.explode(copies))
-        .drop("u_fault", "u_duplicate")
-    )
+        lo += rate
+    new_values = {}
+    for column in changed:
+        current = F.col(column).cast("string") if column in as_text else F.col(column)
+        for hit, c, value in hits:
+            if c == column:
+                current = F.when(hit, value.cast(StringType()) if column in as_text else value) \
+                    .otherwise(current)
+        new_values[column] = current
+    copies = F.when(F.col("u_duplicate") < rates.duplicate,
+                    F.array(F.lit(False), F.lit(True))).otherwise(F.array(F.lit(False)))
+    return (df.withColumns({FAULT: tag, **new_values})
+            .withColumn(DUPLICATE, F.explode(copies))
+            .drop("u_fault", "u_duplicate"))

@@ -6,24 +6,21 @@ compute the ground truth and dropped before anything is written).
 
 from __future__ import annotations
 
-from datetime import date
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from pooling.synth.plan import SynthPlan
-from pooling.synth.random import below, choose, uniform
+from pooling.synth.random import below, choose, date_in_year, person_draw
 
 ICD10 = ("E11", "I10", "J06", "K29", "M54", "N39", "Z00", "A09", "J45", "E78")
 HOSPITAL_TYPES = ("HC", "CH", "GH", "RH")  # health centre, community, general, regional hospital
 
 
 def _u(plan: SynthPlan, purpose: str, *keys: Column) -> Column:
-    return uniform(plan.seed, purpose, *(keys or (F.col("person"),)))
+    return person_draw(plan.seed, purpose, *keys)
 
 
-def _date_in_year(u: Column, year: int) -> Column:
-    return F.date_add(F.lit(date(year, 1, 1)), below(u, 365).cast("int"))
+_date_in_year = date_in_year
 
 
 def welfare_registry(people: DataFrame, plan: SynthPlan) -> DataFrame:
@@ -152,13 +149,3 @@ def justice_records(people: DataFrame, plan: SynthPlan) -> DataFrame:
             _date_in_year(_u(plan, "case_start"), 2023).alias("start_date"),
         )
     )
-
-
-# (agency, dataset) -> (generator, format, record key column)
-EXTRACTS = {
-    ("finance", "welfare_registry"): (welfare_registry, "csv", "registry_no"),
-    ("interior", "population_register"): (population_register, "parquet", "citizen_id"),
-    ("public_health", "service_records"): (service_records, "json", "visit_id"),
-    ("social_development", "benefit_recipients"): (benefit_recipients, "csv", "recipient_no"),
-    ("justice", "justice_records"): (justice_records, "csv", "case_no"),
-}

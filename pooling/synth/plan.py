@@ -8,12 +8,15 @@ from datetime import date
 
 @dataclass(frozen=True)
 class FaultRates:
-    """Share of rows of every person-level extract given each fault.
+    """Share of rows of every extract given each fault (at most one per row).
 
-    Unrecoverable faults (the row must be quarantined): ``bad_check_digit``, ``wrong_length``,
-    ``empty_id``. Recoverable ones (normalisation must repair them, so the row still links):
-    ``thai_digits``, ``dashes``, ``spaces``, ``float_export`` (CSV extracts only).
-    ``duplicate``: share of rows delivered twice.
+    Citizen-ID faults, person-level extracts only. Unrecoverable (the row must be quarantined):
+    ``bad_check_digit``, ``wrong_length``, ``empty_id``. Recoverable (normalisation must repair
+    them, so the row still links): ``thai_digits``, ``dashes``, ``spaces``, ``float_export``
+    (CSV extracts only). Field faults, every extract, on the columns its catalog entry names:
+    ``missing_field``, ``wrong_type``, ``unknown_code``. ``duplicate``: rows delivered twice.
+    Whole-extract faults (unexpected extra columns, byte-order marks, CRLF line ends) are set
+    per dataset.
     """
 
     bad_check_digit: float = 0.002
@@ -24,6 +27,9 @@ class FaultRates:
     spaces: float = 0.005
     float_export: float = 0.005
     duplicate: float = 0.003
+    missing_field: float = 0.002  # a mandatory field left empty (split over the columns)
+    wrong_type: float = 0.002  # a date or number that does not parse (text formats only)
+    unknown_code: float = 0.001  # a province or district code that does not exist
 
     def __post_init__(self) -> None:
         for name, rate in vars(self).items():
@@ -37,6 +43,8 @@ class SynthPlan:
     seed: int
     reference_date: date = date(2026, 1, 1)
     faults: FaultRates = field(default_factory=FaultRates)
+    # Extracts delivered with an unexpected extra column (which ingest must drop and report).
+    extra_column_datasets: tuple[str, ...] = ("finance.welfare_registry", "transport.road_accidents")
 
     def __post_init__(self) -> None:
         if self.persons < 1:

@@ -61,6 +61,9 @@ _DRAWS = (
     "street",
     "mobile",
     "phone",
+    "farmer",
+    "bmi",
+    "graduate",
 )
 
 
@@ -71,7 +74,8 @@ def _lookup(mapping: dict[str, object]) -> F.Column:
 def population(spark: SparkSession, plan: SynthPlan) -> DataFrame:
     """One row per person: ``person`` (an internal index, never written out), citizen ID, names,
     sex, birth date, age at the reference date, house-register district, address and phone, plus
-    ``poverty``, the chance that the person is in the low-income registry."""
+    the latent traits the extracts sample from: ``poverty`` (the chance of being in the
+    low-income registry), ``farmer``, ``bmi`` and ``graduate``."""
     provs = provinces()
     vocab = thai_vocabulary(plan.seed)
     u = {d: F.col(f"u_{d}") for d in _DRAWS}
@@ -98,7 +102,14 @@ def population(spark: SparkSession, plan: SynthPlan) -> DataFrame:
                 F.lpad((below(u["district"], n_districts) + 1).cast("string"), 2, "0"),
             ),
             "age": (F.col("band_low") + below(u["age_in_band"], span)).cast("int"),
+            "urban_share": _lookup({p.code: p.urban_share for p in provs})[F.col("province_code")],
         }
+    )
+    # Farmers: adults 20-79, concentrated in rural provinces (about a third of adults where the
+    # urban share is low, almost none in Bangkok).
+    people = people.withColumn(
+        "farmer",
+        F.col("age").between(20, 79) & (u["farmer"] < 0.45 * (1 - F.col("urban_share"))),
     )
     people = people.withColumn(
         "birth_date",
@@ -137,8 +148,17 @@ def population(spark: SparkSession, plan: SynthPlan) -> DataFrame:
                 F.lpad(below(u["phone"], 100_000_000).cast("string"), 8, "0"),
             ),
             "poverty": F.when(F.col("age") < 18, 0.0).otherwise(
-                0.09 * region_factor * F.when(F.col("age") >= 60, 1.5).otherwise(1.0)
+                0.08
+                * region_factor
+                * F.when(F.col("age") >= 60, 1.5).otherwise(1.0)
+                * F.when(F.col("farmer"), 1.6).otherwise(1.0)
             ),
+            # Body-mass index: rises into middle age, a long right tail.
+            "bmi": F.round(
+                18.5 + F.least(F.col("age"), F.lit(55)) * 0.08 + 12 * F.pow(u["bmi"], 2), 1
+            ),
+            # Graduated in 2024 (people aged 21-29 at the reference date).
+            "graduate": F.col("age").between(21, 29) & (u["graduate"] < 0.35),
         }
     )
     return drop_uniforms(people.drop("band_low", "id12"))

@@ -55,3 +55,15 @@ def choose(u: Column, values: Sequence[object], weights: Sequence[float] | None 
     for v, c in zip(values[1:-1], cumulative[1:-1], strict=True):
         expr = expr.when(u < c, F.lit(v))
     return expr.otherwise(F.lit(values[-1]))
+
+
+def date_in_year(u: Column, year: int) -> Column:
+    """A day of ``year`` from a uniform ``u`` (the first 365 days)."""
+    from datetime import date
+
+    return F.date_add(F.lit(date(year, 1, 1)), below(u, 365).cast("int"))
+
+
+def person_draw(seed: int, purpose: str, *keys: Column) -> Column:
+    """A uniform draw for the row's person (or for ``keys`` if given)."""
+    return uniform(seed, purpose, *(keys or (F.col("person"),)))

@@ -36,7 +36,7 @@ def demo(spark_session, conf, tmp_path_factory):
 def test_welfare_overlap_equals_ground_truth(demo):
     report, _, _ = demo
     assert report.mismatches == []
-    truth = report.manifest["low_income_overlap"]
+    truth = report.manifest["truth"]["low_income_overlap"]
     assert sum(r["registry_members"] for r in truth) > 200  # a non-trivial check
     assert sum(r["in_benefit_recipients"] for r in truth) > 0
 

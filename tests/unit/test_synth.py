@@ -32,7 +32,7 @@ def test_population_ids_are_valid_and_unique(spark):
 def test_fault_counts_match_the_rows(spark):
     s = generate(spark, SynthPlan(persons=5000, seed=9))
     try:
-        extract = s.extracts[("interior", "population_register")]
+        extract = s.extracts["interior.population_register"]
         counts = fault_counts(extract)
         rows = extract.rows
         assert counts["rows"] == rows.count()

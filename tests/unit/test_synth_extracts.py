@@ -1,0 +1,141 @@
+"""The generator's extracts: every dataset present, deterministic to the byte, and the manifest
+(the ground truth) equal to what is really in the files."""
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from pooling.reference import province_codes
+from pooling.synth import EXTRACTS, SynthPlan, generate, write_extracts
+from pooling.synth.environment import PM25_STANDARD
+from pseudonymize import citizen_id_problem, normalize_citizen_id
+
+PERSONS = 1500
+
+# Every dataset ../shared/DOMAIN.md names for the seven projects, as agency.dataset.
+DOMAIN_DATASETS = {
+    "finance.welfare_registry", "interior.population_register", "public_health.service_records",
+    "social_development.benefit_recipients", "justice.justice_records",
+    "agriculture.farmer_registry", "agriculture.plots", "commerce.crop_prices",
+    "education.graduates", "labour.social_security", "industry.establishments",
+    "tourism.tourist_arrivals", "transport.passengers", "transport.road_accidents",
+    "public_health.ncd_screening", "social_development.elderly_registry",
+    "social_development.disability_registry", "science_technology.rainfall",
+    "digital_economy.rain_forecasts", "agriculture.reservoirs", "science_technology.hotspots",
+    "natural_resources.pm25", "public_health.respiratory_visits",
+}
+
+
+def _write(spark, out: Path, seed: int) -> dict:
+    s = generate(spark, SynthPlan(persons=PERSONS, seed=seed))
+    try:
+        return write_extracts(s, out)
+    finally:
+        s.release()
+
+
+def _digests(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def runs(spark_session, tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    manifests = {name: _write(spark_session, root / name, seed)
+                 for name, seed in (("a", 7), ("b", 7), ("c", 8))}
+    return root, manifests
+
+
+def test_every_dataset_of_the_seven_projects_is_written(runs):
+    root, manifests = runs
+    assert set(manifests["a"]["datasets"]) == DOMAIN_DATASETS == {s.name for s in EXTRACTS}
+    for name, meta in manifests["a"]["datasets"].items():
+        files = list((root / "a" / meta["path"]).glob("part-*"))
+        assert files and meta["rows"] > 0, name
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(runs):
+    root, _ = runs
+    a, b, c = (_digests(root / n) for n in "abc")
+    assert a == b
+    assert a.keys() == c.keys()
+    person_files = [k for k in a if k.startswith(("finance", "interior", "justice"))]
+    assert all(a[k] != c[k] for k in person_files)
+
+
+def _read(spark, path: Path, fmt: str):
+    if fmt == "csv":
+        return spark.read.option("header", True).csv(str(path))
+    if fmt == "json":
+        return spark.read.option("primitivesAsString", True).json(str(path))
+    return spark.read.parquet(str(path))
+
+
+def test_manifest_counts_equal_the_files(spark, runs):
+    root, manifests = runs
+    manifest = manifests["a"]
+    for spec in EXTRACTS:
+        meta = manifest["datasets"][spec.name]
+        path = root / "a" / meta["path"]
+        df = _read(spark, path, spec.format)
+        df = df.select([F.col(f"`{c}`").alias(c.lstrip("\ufeff")) for c in df.columns])
+        strings = df.select([F.col(c).cast("string") for c in df.columns])
+        assert strings.count() == meta["rows"], spec.name
+        assert meta["rows"] - strings.distinct().count() == meta["duplicates"], spec.name
+        assert ("remarks" in df.columns) == bool(meta["extra_columns"]), spec.name
+
+        unique = strings.distinct()
+        found: dict[str, int] = {}
+        if spec.person_level:
+            reason = citizen_id_problem(normalize_citizen_id(F.col("citizen_id")))
+            for r in unique.groupBy(reason.alias("r")).count().collect():
+                if r.r:
+                    found[r.r] = r["count"]
+        for c in spec.mandatory:
+            n = unique.where(F.col(c).isNull() | (F.trim(c) == "")).count()
+            found[f"missing:{c}"] = n
+        for c in spec.typed if spec.format != "parquet" else ():
+            bad = F.col(c).isNotNull() & F.col(c).try_cast(
+                "date" if c.endswith("date") else "double").isNull()
+            found[f"bad_type:{c}"] = unique.where(bad).count()
+        for c in spec.coded:
+            ok = F.substring(c, 1, 2).isin(*province_codes())
+            found[f"unknown_code:{c}"] = unique.where(F.col(c).isNotNull() & ~ok).count()
+        found = {k: v for k, v in found.items() if v}
+        assert found == meta["expected_quarantine"], spec.name
+
+
+def test_text_formats_as_agencies_deliver_them(runs):
+    root, manifests = runs
+    for spec in EXTRACTS:
+        if spec.format != "csv":
+            continue
+        data = next((root / "a" / spec.agency / spec.dataset).glob("part-*")).read_bytes()
+        assert data.startswith(b"\xef\xbb\xbf") == spec.bom, spec.name
+        assert (b"\r\n" in data) == spec.crlf, spec.name
+
+
+def test_thai_text_round_trips(spark, runs):
+    root, _ = runs
+    path = root / "a" / "social_development" / "elderly_registry"
+    names = _read(spark, path, "csv").select("first_name", "last_name").collect()
+    thai = [n for r in names for n in r if n]
+    assert len(thai) > 100
+    assert all(all("\u0e00" <= ch <= "\u0e7f" for ch in n) for n in thai)
+
+
+def test_pm25_truth_equals_the_file(spark, runs):
+    root, manifests = runs
+    truth = {r["province_code"]: r["days_above"]
+             for r in manifests["a"]["truth"]["pollution_days_above_standard"]}
+    pm = _read(spark, root / "a" / "natural_resources" / "pm25", "csv").distinct()
+    ok = pm.where(F.col("province_code").isin(*province_codes())
+                  & F.col("pm25_ugm3").try_cast("double").isNotNull())
+    got = {r.province_code: r.n for r in ok.groupBy("province_code").agg(
+        F.sum((F.col("pm25_ugm3").cast("double") > PM25_STANDARD).cast("int")).alias("n"))
+        .collect()}
+    assert got == truth
+    assert sum(truth.values()) > 0
