@@ -207,6 +207,8 @@ def bench_synth(spark: SparkSession, persons: int, seed: int, out: str) -> str:
         seconds = time.perf_counter() - t0
     rows = sum(d["rows"] for d in manifest["datasets"].values())
     size = sum(p.stat().st_size for p in Path(out).rglob("*") if p.is_file())
-    return (f"synth {persons:,} persons: {len(manifest['datasets'])} extracts, {rows:,} rows, "
-            f"{size / 2**20:,.0f} MiB in {seconds:,.0f} s = {rows / seconds:,.0f} rows/s; "
-            f"peak memory (driver JVM + Python) {mem.peak / 2**30:.1f} GiB")
+    return (
+        f"synth {persons:,} persons: {len(manifest['datasets'])} extracts, {rows:,} rows, "
+        f"{size / 2**20:,.0f} MiB in {seconds:,.0f} s = {rows / seconds:,.0f} rows/s; "
+        f"peak memory (driver JVM + Python) {mem.peak / 2**30:.1f} GiB"
+    )

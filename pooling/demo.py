@@ -109,9 +109,15 @@ def run_demo(
     for name in wanted:
         agency, dataset = name.split(".")
         path = f"{landing}/{manifest['datasets'][name]['path']}"
-        report.ingests.append(_timed(report, f"ingest {name}", lambda a=agency, d=dataset, p=path:
-                                     ingest(spark, conf, zones, master_key, agency=a, dataset=d,
-                                            path=p, actor=actor)))
+        report.ingests.append(
+            _timed(
+                report,
+                f"ingest {name}",
+                lambda a=agency, d=dataset, p=path: ingest(
+                    spark, conf, zones, master_key, agency=a, dataset=d, path=p, actor=actor
+                ),
+            )
+        )
     log.info("3/4 building pool %s", PROJECT)
     report.pool = _timed(
         report, "pool", lambda: build_pool(spark, conf, zones, master_key, PROJECT, actor=actor)

@@ -154,7 +154,8 @@ def known_code(col: Column, kind: str) -> Column:
     digits = 2 if kind == "province" else 4
     code = F.trim(col)
     return code.rlike(f"^[0-9]{{{digits}}}$") & F.substring(code, 1, 2).isin(
-        *sorted(province_codes()))
+        *sorted(province_codes())
+    )
 
 
 def validate(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
@@ -181,8 +182,9 @@ def validate(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
                     F.when(~blank & F.col(c.name + TYPED).isNull(), F.lit(f"bad_type:{c.name}"))
                 )
             if c.codes:
-                checks.append(F.when(~blank & ~known_code(raw, c.codes),
-                                     F.lit(f"unknown_code:{c.name}")))
+                checks.append(
+                    F.when(~blank & ~known_code(raw, c.codes), F.lit(f"unknown_code:{c.name}"))
+                )
         return out.withColumn(REASON, F.coalesce(*checks) if checks else F.lit(None).cast("string"))
 
     return transform

@@ -92,6 +92,8 @@ def build_session(
         # Python workers must run this interpreter (the venv with pyarrow and pandas), not
         # whatever `python3` is first on PATH. PySpark reads the variable when the context starts.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        # Embedded mode listens on loopback only: nothing of the driver is reachable from outside.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     if log4j.is_file():
         opt = f"-Dlog4j2.configurationFile=file:{log4j}"
         builder = builder.config("spark.driver.extraJavaOptions", opt)

@@ -77,9 +77,17 @@ def generate(spark: SparkSession, plan: SynthPlan) -> Synthetic:
     extracts = {}
     for spec in EXTRACTS:
         rows = inject_faults(
-            spec.make(sources), plan.faults, seed=plan.seed, dataset=spec.name, key=spec.key,
-            fmt=spec.format, id_column="citizen_id" if spec.person_level else None,
-            mandatory=spec.mandatory, typed=spec.typed, coded=spec.coded)
+            spec.make(sources),
+            plan.faults,
+            seed=plan.seed,
+            dataset=spec.name,
+            key=spec.key,
+            fmt=spec.format,
+            id_column="citizen_id" if spec.person_level else None,
+            mandatory=spec.mandatory,
+            typed=spec.typed,
+            coded=spec.coded,
+        )
         extra = spec.name in plan.extra_column_datasets
         if extra:  # an agency system that added a column nobody agreed on
             rows = rows.withColumn(EXTRA_COLUMN, F.lit("ตรวจสอบแล้ว"))
@@ -123,8 +131,9 @@ def _persons(accepted: Accepted, name: str) -> DataFrame:
 
 def _age_band(age: str) -> Column:
     low = F.floor(F.col(age) / 5) * 5
-    label = F.concat(F.lpad(low.cast("string"), 2, "0"), F.lit("-"),
-                     F.lpad((low + 4).cast("string"), 2, "0"))
+    label = F.concat(
+        F.lpad(low.cast("string"), 2, "0"), F.lit("-"), F.lpad((low + 4).cast("string"), 2, "0")
+    )
     return F.when(F.col(age) >= 85, F.lit("85+")).otherwise(label)
 
 
@@ -140,24 +149,34 @@ def low_income_overlap_truth(people: DataFrame, ok: Accepted) -> DataFrame:
     """Registry members (with an accepted registry row) by province, sex and age band, and how
     many of them appear (with an accepted row) in each other dataset of the project."""
     base = people.join(_persons(ok, "finance.welfare_registry"), "person").select(
-        "person", "province_code", "sex", _age_band("age").alias("age_band"))
-    others = ("interior.population_register", "public_health.service_records",
-              "social_development.benefit_recipients", "justice.justice_records")
+        "person", "province_code", "sex", _age_band("age").alias("age_band")
+    )
+    others = (
+        "interior.population_register",
+        "public_health.service_records",
+        "social_development.benefit_recipients",
+        "justice.justice_records",
+    )
     for name in others:
         base = _flag(base, _persons(ok, name), f"in_{name.split('.')[1]}")
     return base.groupBy("province_code", "sex", "age_band").agg(
-        F.count("*").alias("registry_members"),
-        *[_count(f"in_{n.split('.')[1]}") for n in others])
+        F.count("*").alias("registry_members"), *[_count(f"in_{n.split('.')[1]}") for n in others]
+    )
 
 
 def agriculture_truth(people: DataFrame, ok: Accepted) -> DataFrame:
     """Registered farm households by province and main crop, and how many are in the registry."""
     farmers = ok["agriculture.farmer_registry"].select(
-        "person", F.substring("district_code", 1, 2).alias("province_code"), "main_crop")
-    base = _flag(farmers.dropDuplicates(["person"]), _persons(ok, "finance.welfare_registry"),
-                 "in_welfare_registry")
+        "person", F.substring("district_code", 1, 2).alias("province_code"), "main_crop"
+    )
+    base = _flag(
+        farmers.dropDuplicates(["person"]),
+        _persons(ok, "finance.welfare_registry"),
+        "in_welfare_registry",
+    )
     return base.groupBy("province_code", "main_crop").agg(
-        F.count("*").alias("farm_households"), _count("in_welfare_registry"))
+        F.count("*").alias("farm_households"), _count("in_welfare_registry")
+    )
 
 
 def education_labour_truth(people: DataFrame, ok: Accepted) -> DataFrame:
@@ -165,29 +184,51 @@ def education_labour_truth(people: DataFrame, ok: Accepted) -> DataFrame:
     within 12 months (365 days) of graduating."""
     grads = ok["education.graduates"]
     jobs = ok["labour.social_security"]
-    within = grads.join(jobs, "person").where(
-        F.datediff("start_date", "graduation_date").between(0, 365)).select("person").distinct()
-    return _flag(grads, within, "employed_12m").groupBy("field", "institution_province").agg(
-        F.count("*").alias("graduates"), _count("employed_12m"))
+    within = (
+        grads.join(jobs, "person")
+        .where(F.datediff("start_date", "graduation_date").between(0, 365))
+        .select("person")
+        .distinct()
+    )
+    return (
+        _flag(grads, within, "employed_12m")
+        .groupBy("field", "institution_province")
+        .agg(F.count("*").alias("graduates"), _count("employed_12m"))
+    )
 
 
 def public_health_truth(people: DataFrame, ok: Accepted) -> DataFrame:
     """Elderly and disabled registrants by province: how many were screened, how many have
     diabetes and hypertension (from their screening)."""
-    screened = ok["public_health.ncd_screening"].select(
-        "person", F.lit(1).alias("screened"), F.col("diabetes").cast("int").alias("diabetes"),
-        F.col("hypertension").cast("int").alias("hypertension")).dropDuplicates(["person"])
+    screened = (
+        ok["public_health.ncd_screening"]
+        .select(
+            "person",
+            F.lit(1).alias("screened"),
+            F.col("diabetes").cast("int").alias("diabetes"),
+            F.col("hypertension").cast("int").alias("hypertension"),
+        )
+        .dropDuplicates(["person"])
+    )
     groups = []
-    for group, name in (("elderly", "social_development.elderly_registry"),
-                        ("disabled", "social_development.disability_registry")):
-        reg = ok[name].select(
-            "person", F.substring("district_code", 1, 2).alias("province_code")) \
-            .dropDuplicates(["person"]).withColumn("group", F.lit(group))
+    for group, name in (
+        ("elderly", "social_development.elderly_registry"),
+        ("disabled", "social_development.disability_registry"),
+    ):
+        reg = (
+            ok[name]
+            .select("person", F.substring("district_code", 1, 2).alias("province_code"))
+            .dropDuplicates(["person"])
+            .withColumn("group", F.lit(group))
+        )
         groups.append(reg)
     base = groups[0].unionByName(groups[1]).join(screened, "person", "left")
     return base.groupBy("group", "province_code").agg(
-        F.count("*").alias("persons"), _count("screened"), _count("diabetes"),
-        _count("hypertension"))
+        F.count("*").alias("persons"),
+        _count("screened"),
+        _count("diabetes"),
+        _count("hypertension"),
+    )
 
 
 def pollution_truth(people: DataFrame, ok: Accepted) -> DataFrame:
@@ -195,7 +236,8 @@ def pollution_truth(people: DataFrame, ok: Accepted) -> DataFrame:
     pm = ok["natural_resources.pm25"]
     return pm.groupBy("province_code").agg(
         F.count("*").alias("days_measured"),
-        F.sum((F.col("pm25_ugm3") > environment.PM25_STANDARD).cast("int")).alias("days_above"))
+        F.sum((F.col("pm25_ugm3") > environment.PM25_STANDARD).cast("int")).alias("days_above"),
+    )
 
 
 TRUTHS: dict[str, Callable[[DataFrame, Accepted], DataFrame]] = {
@@ -294,21 +336,28 @@ def write_extracts(
         _write(extract, rows, out_dir / spec.agency / spec.dataset, _files(synthetic.plan, extract))
         counts = fault_counts(extract, rows)
         if name in TRUTH_COLUMNS:
-            accepted[name] = _accepted(rows).select(*TRUTH_COLUMNS[name]).persist(
-                StorageLevel.MEMORY_AND_DISK)
+            accepted[name] = (
+                _accepted(rows).select(*TRUTH_COLUMNS[name]).persist(StorageLevel.MEMORY_AND_DISK)
+            )
             accepted[name].count()
         rows.unpersist()
         manifest["datasets"][name] = {  # type: ignore[index]
-            "format": spec.format, "path": f"{spec.agency}/{spec.dataset}",
-            "person_level": spec.person_level, "bom": spec.bom, "crlf": spec.crlf, **counts,
+            "format": spec.format,
+            "path": f"{spec.agency}/{spec.dataset}",
+            "person_level": spec.person_level,
+            "bom": spec.bom,
+            "crlf": spec.crlf,
+            **counts,
         }
-        progress(f"synth {name}: {counts['rows']:,} rows ({spec.format}) "
-                 f"in {time.monotonic() - t0:.1f}s")
+        progress(
+            f"synth {name}: {counts['rows']:,} rows ({spec.format}) in {time.monotonic() - t0:.1f}s"
+        )
     t0 = time.monotonic()
     for truth_name, fn in TRUTHS.items():
         df = fn(synthetic.people, accepted)
         manifest["truth"][truth_name] = [  # type: ignore[index]
-            r.asDict() for r in df.orderBy(*df.columns[:3]).collect()]
+            r.asDict() for r in df.orderBy(*df.columns[:3]).collect()
+        ]
     for df in accepted.values():
         df.unpersist()
     progress(f"synth ground truth in {time.monotonic() - t0:.1f}s")

@@ -25,8 +25,11 @@ def _crop(u: F.Column) -> F.Column:
     expr = None
     for region, weights in CROP_WEIGHTS.items():
         pick = choose(u, CROPS, weights)
-        expr = (F.when(F.col("region") == region, pick) if expr is None
-                else expr.when(F.col("region") == region, pick))
+        expr = (
+            F.when(F.col("region") == region, pick)
+            if expr is None
+            else expr.when(F.col("region") == region, pick)
+        )
     return expr.otherwise(F.lit("rice"))
 
 
@@ -35,7 +38,11 @@ def farmer_registry(people: DataFrame, plan: SynthPlan) -> DataFrame:
     return farmers.select(
         "person",
         F.concat(F.lit("FR"), F.lpad(F.col("person").cast("string"), 10, "0")).alias("farmer_id"),
-        "citizen_id", "first_name", "last_name", "phone", "district_code",
+        "citizen_id",
+        "first_name",
+        "last_name",
+        "phone",
+        "district_code",
         _crop(F.col("u_crop")).alias("main_crop"),
         F.round(2 + 48 * F.pow(person_draw(plan.seed, "farm_area"), 2), 1).alias("farm_area_rai"),
         date_in_year(person_draw(plan.seed, "farmer_since"), 2022).alias("registered_on"),
@@ -45,15 +52,20 @@ def farmer_registry(people: DataFrame, plan: SynthPlan) -> DataFrame:
 def plots(farmers: DataFrame, plan: SynthPlan) -> DataFrame:
     """One to three land plots per registered farmer, with the crop grown and irrigation."""
     rows = farmers.withColumn(
-        "plot", F.explode(F.sequence(F.lit(1), (below(person_draw(plan.seed, "plots"), 3) + 1)
-                                     .cast("int"))))
+        "plot",
+        F.explode(
+            F.sequence(F.lit(1), (below(person_draw(plan.seed, "plots"), 3) + 1).cast("int"))
+        ),
+    )
     key = (F.col("person"), F.col("plot"))
     return rows.select(
         "person",
         F.concat(F.col("farmer_id"), F.lit("-P"), F.col("plot").cast("string")).alias("plot_id"),
-        "citizen_id", "district_code",
+        "citizen_id",
+        "district_code",
         F.when(F.col("plot") == 1, F.col("main_crop"))
-        .otherwise(choose(person_draw(plan.seed, "plot_crop", *key), CROPS)).alias("crop"),
+        .otherwise(choose(person_draw(plan.seed, "plot_crop", *key), CROPS))
+        .alias("crop"),
         F.round(F.col("farm_area_rai") / F.col("plot") / 1.5, 1).alias("area_rai"),
         (person_draw(plan.seed, "irrigated", *key) < 0.3).alias("irrigated"),
     )

@@ -15,8 +15,11 @@ from pseudonymize.citizen_id import THAI_DIGITS
 FAULT = "_fault"
 DUPLICATE = "_duplicate"
 # ID faults after which the row cannot be linked, and the reason the pipeline must give.
-ID_UNRECOVERABLE = {"bad_check_digit": "bad_check_digit", "wrong_length": "wrong_length",
-                    "empty_id": "empty"}
+ID_UNRECOVERABLE = {
+    "bad_check_digit": "bad_check_digit",
+    "wrong_length": "wrong_length",
+    "empty_id": "empty",
+}
 # ID faults that normalisation must repair: the row still links.
 ID_RECOVERABLE = ("thai_digits", "dashes", "spaces", "float_export")
 FIELD_FAULTS = ("missing", "bad_type", "unknown_code")  # tagged "<kind>:<column>"
@@ -70,26 +73,34 @@ def inject_faults(
     """Give a share of rows one fault each and deliver a share of rows twice (the copy has
     ``_duplicate`` true). Draws hang on the record key, so faults are reproducible."""
     keys = [F.col(k) for k in key]
-    df = df.withColumns({
-        "u_fault": uniform(seed, f"fault:{dataset}", *keys),
-        "u_duplicate": uniform(seed, f"duplicate:{dataset}", *keys),
-    })
+    df = df.withColumns(
+        {
+            "u_fault": uniform(seed, f"fault:{dataset}", *keys),
+            "u_duplicate": uniform(seed, f"duplicate:{dataset}", *keys),
+        }
+    )
     # (tag, column to change, new value) for every fault this extract can carry
     faults: list[tuple[str, float, str, Column]] = []
     if id_column:
         for name in (*ID_UNRECOVERABLE, *ID_RECOVERABLE):
             if name == "float_export" and fmt != "csv":  # only text exports make IDs numbers
                 continue
-            faults.append((name, getattr(rates, name), id_column, _id_fault(name, F.col(id_column))))
+            faults.append(
+                (name, getattr(rates, name), id_column, _id_fault(name, F.col(id_column)))
+            )
     if fmt == "parquet":
         typed = ()  # a typed file cannot hold a wrongly typed value
-    for kind, columns, rate in (("missing", mandatory, rates.missing_field),
-                                ("bad_type", typed, rates.wrong_type),
-                                ("unknown_code", coded, rates.unknown_code)):
+    for kind, columns, rate in (
+        ("missing", mandatory, rates.missing_field),
+        ("bad_type", typed, rates.wrong_type),
+        ("unknown_code", coded, rates.unknown_code),
+    ):
         for c in columns:
-            value = {"missing": F.lit(None),
-                     "bad_type": _bad_value(df, c),
-                     "unknown_code": F.concat(F.lit("99"), F.substring(F.col(c), 3, 2))}[kind]
+            value = {
+                "missing": F.lit(None),
+                "bad_type": _bad_value(df, c),
+                "unknown_code": F.concat(F.lit("99"), F.substring(F.col(c), 3, 2)),
+            }[kind]
             faults.append((f"{kind}:{c}", rate / len(columns), c, value))
 
     changed = {c for _, _, c, _ in faults}
@@ -106,11 +117,15 @@ def inject_faults(
         current = F.col(column).cast("string") if column in as_text else F.col(column)
         for hit, c, value in hits:
             if c == column:
-                current = F.when(hit, value.cast(StringType()) if column in as_text else value) \
-                    .otherwise(current)
+                current = F.when(
+                    hit, value.cast(StringType()) if column in as_text else value
+                ).otherwise(current)
         new_values[column] = current
-    copies = F.when(F.col("u_duplicate") < rates.duplicate,
-                    F.array(F.lit(False), F.lit(True))).otherwise(F.array(F.lit(False)))
-    return (df.withColumns({FAULT: tag, **new_values})
-            .withColumn(DUPLICATE, F.explode(copies))
-            .drop("u_fault", "u_duplicate"))
+    copies = F.when(
+        F.col("u_duplicate") < rates.duplicate, F.array(F.lit(False), F.lit(True))
+    ).otherwise(F.array(F.lit(False)))
+    return (
+        df.withColumns({FAULT: tag, **new_values})
+        .withColumn(DUPLICATE, F.explode(copies))
+        .drop("u_fault", "u_duplicate")
+    )

@@ -68,8 +68,11 @@ def service_records(people: DataFrame, plan: SynthPlan) -> DataFrame:
     """Public Health: one row per service visit in 2025; the elderly visit more often."""
     p_any = F.when(F.col("age") >= 60, 0.8).otherwise(0.5)
     visits = F.when(_u(plan, "visits_any") < p_any, below(_u(plan, "visits_n"), 4) + 1).otherwise(0)
-    rows = people.withColumn("visit", F.explode(F.sequence(F.lit(1), visits.cast("int")))).where(
-        F.col("visit") >= 1
+    # Only people with visits: sequence(1, 0) would count down and invent a visit.
+    rows = (
+        people.withColumn("visits", visits.cast("int"))
+        .where(F.col("visits") >= 1)
+        .withColumn("visit", F.explode(F.sequence(F.lit(1), F.col("visits"))))
     )
     key = (F.col("person"), F.col("visit"))
     return rows.select(

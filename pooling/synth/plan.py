@@ -44,7 +44,10 @@ class SynthPlan:
     reference_date: date = date(2026, 1, 1)
     faults: FaultRates = field(default_factory=FaultRates)
     # Extracts delivered with an unexpected extra column (which ingest must drop and report).
-    extra_column_datasets: tuple[str, ...] = ("finance.welfare_registry", "transport.road_accidents")
+    extra_column_datasets: tuple[str, ...] = (
+        "finance.welfare_registry",
+        "transport.road_accidents",
+    )
 
     def __post_init__(self) -> None:
         if self.persons < 1:

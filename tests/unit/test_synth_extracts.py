@@ -16,15 +16,29 @@ PERSONS = 1500
 
 # Every dataset ../shared/DOMAIN.md names for the seven projects, as agency.dataset.
 DOMAIN_DATASETS = {
-    "finance.welfare_registry", "interior.population_register", "public_health.service_records",
-    "social_development.benefit_recipients", "justice.justice_records",
-    "agriculture.farmer_registry", "agriculture.plots", "commerce.crop_prices",
-    "education.graduates", "labour.social_security", "industry.establishments",
-    "tourism.tourist_arrivals", "transport.passengers", "transport.road_accidents",
-    "public_health.ncd_screening", "social_development.elderly_registry",
-    "social_development.disability_registry", "science_technology.rainfall",
-    "digital_economy.rain_forecasts", "agriculture.reservoirs", "science_technology.hotspots",
-    "natural_resources.pm25", "public_health.respiratory_visits",
+    "finance.welfare_registry",
+    "interior.population_register",
+    "public_health.service_records",
+    "social_development.benefit_recipients",
+    "justice.justice_records",
+    "agriculture.farmer_registry",
+    "agriculture.plots",
+    "commerce.crop_prices",
+    "education.graduates",
+    "labour.social_security",
+    "industry.establishments",
+    "tourism.tourist_arrivals",
+    "transport.passengers",
+    "transport.road_accidents",
+    "public_health.ncd_screening",
+    "social_development.elderly_registry",
+    "social_development.disability_registry",
+    "science_technology.rainfall",
+    "digital_economy.rain_forecasts",
+    "agriculture.reservoirs",
+    "science_technology.hotspots",
+    "natural_resources.pm25",
+    "public_health.respiratory_visits",
 }
 
 
@@ -37,15 +51,20 @@ def _write(spark, out: Path, seed: int) -> dict:
 
 
 def _digests(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
 def runs(spark_session, tmp_path_factory):
     root = tmp_path_factory.mktemp("synth")
-    manifests = {name: _write(spark_session, root / name, seed)
-                 for name, seed in (("a", 7), ("b", 7), ("c", 8))}
+    manifests = {
+        name: _write(spark_session, root / name, seed)
+        for name, seed in (("a", 7), ("b", 7), ("c", 8))
+    }
     return root, manifests
 
 
@@ -98,8 +117,10 @@ def test_manifest_counts_equal_the_files(spark, runs):
             n = unique.where(F.col(c).isNull() | (F.trim(c) == "")).count()
             found[f"missing:{c}"] = n
         for c in spec.typed if spec.format != "parquet" else ():
-            bad = F.col(c).isNotNull() & F.col(c).try_cast(
-                "date" if c.endswith("date") else "double").isNull()
+            bad = (
+                F.col(c).isNotNull()
+                & F.col(c).try_cast("date" if c.endswith("date") else "double").isNull()
+            )
             found[f"bad_type:{c}"] = unique.where(bad).count()
         for c in spec.coded:
             ok = F.substring(c, 1, 2).isin(*province_codes())
@@ -129,13 +150,20 @@ def test_thai_text_round_trips(spark, runs):
 
 def test_pm25_truth_equals_the_file(spark, runs):
     root, manifests = runs
-    truth = {r["province_code"]: r["days_above"]
-             for r in manifests["a"]["truth"]["pollution_days_above_standard"]}
+    truth = {
+        r["province_code"]: r["days_above"]
+        for r in manifests["a"]["truth"]["pollution_days_above_standard"]
+    }
     pm = _read(spark, root / "a" / "natural_resources" / "pm25", "csv").distinct()
-    ok = pm.where(F.col("province_code").isin(*province_codes())
-                  & F.col("pm25_ugm3").try_cast("double").isNotNull())
-    got = {r.province_code: r.n for r in ok.groupBy("province_code").agg(
-        F.sum((F.col("pm25_ugm3").cast("double") > PM25_STANDARD).cast("int")).alias("n"))
-        .collect()}
+    ok = pm.where(
+        F.col("province_code").isin(*province_codes())
+        & F.col("pm25_ugm3").try_cast("double").isNotNull()
+    )
+    got = {
+        r.province_code: r.n
+        for r in ok.groupBy("province_code")
+        .agg(F.sum((F.col("pm25_ugm3").cast("double") > PM25_STANDARD).cast("int")).alias("n"))
+        .collect()
+    }
     assert got == truth
     assert sum(truth.values()) > 0
