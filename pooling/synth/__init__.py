@@ -130,6 +130,7 @@ def _persons(accepted: Accepted, name: str) -> DataFrame:
 
 
 def _age_band(age: str) -> Column:
+    # From the true age, independently of the standard's age_band, so the truth checks it.
     low = F.floor(F.col(age) / 5) * 5
     label = F.concat(
         F.lpad(low.cast("string"), 2, "0"), F.lit("-"), F.lpad((low + 4).cast("string"), 2, "0")

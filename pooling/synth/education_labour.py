@@ -9,6 +9,7 @@ from pyspark.sql import functions as F
 
 from pooling.reference import provinces
 from pooling.synth.plan import SynthPlan
+from pooling.synth.population import person_record
 from pooling.synth.random import below, choose, person_draw, uniform
 
 FIELDS = (
@@ -47,11 +48,7 @@ def graduates(people: DataFrame, plan: SynthPlan) -> DataFrame:
     )
     day = below(person_draw(plan.seed, "graduation_day"), 120).cast("int")
     return grads.select(
-        "person",
-        F.concat(F.lit("ST"), F.col("person").cast("string")).alias("student_id"),
-        "citizen_id",
-        "first_name",
-        "last_name",
+        *person_record("ST", "student_id"),
         F.date_add(F.lit(date(2024, 3, 1)), day).alias("graduation_date"),
         choose(F.col("u_level"), LEVELS, (30, 62, 8)).alias("level"),
         choose(F.col("u_field"), FIELDS, FIELD_WEIGHTS).alias("field"),
@@ -79,11 +76,7 @@ def social_security(people: DataFrame, graduates_df: DataFrame, plan: SynthPlan)
     ).otherwise(F.date_add(F.lit(date(2010, 1, 1)), below(u_start, 5000).cast("int")))
     employed = joined.where(person_draw(plan.seed, "employed") < p_job)
     return employed.select(
-        "person",
-        F.concat(F.lit("SSO"), F.col("person").cast("string")).alias("insured_id"),
-        "citizen_id",
-        "first_name",
-        "last_name",
+        *person_record("SSO", "insured_id"),
         F.concat(
             F.lit("E"),
             F.col("province_code"),

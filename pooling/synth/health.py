@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from pooling.synth.plan import SynthPlan
+from pooling.synth.population import person_record
 from pooling.synth.random import choose, date_in_year, person_draw
 
 DISABILITY_TYPES = ("visual", "hearing", "physical", "intellectual", "mental", "autism", "learning")
@@ -34,11 +35,7 @@ def ncd_screening(people: DataFrame, plan: SynthPlan) -> DataFrame:
     p_ht = F.least(F.lit(0.7), 0.05 + 0.008 * (F.col("age") - 35) + 0.01 * (F.col("bmi") - 23))
     diabetic = F.col("u_diabetes") < p_dm
     return screened.select(
-        "person",
-        F.concat(F.lit("NCD"), F.col("person").cast("string")).alias("screen_id"),
-        "citizen_id",
-        "first_name",
-        "last_name",
+        *person_record("NCD", "screen_id"),
         date_in_year(person_draw(plan.seed, "screen_date"), 2025).alias("screen_date"),
         "bmi",
         F.round(
@@ -61,11 +58,7 @@ def ncd_screening(people: DataFrame, plan: SynthPlan) -> DataFrame:
 def elderly_registry(people: DataFrame, plan: SynthPlan) -> DataFrame:
     elderly = people.where((F.col("age") >= 60) & (person_draw(plan.seed, "elderly_reg") < 0.95))
     return elderly.select(
-        "person",
-        F.concat(F.lit("OP"), F.col("person").cast("string")).alias("elderly_no"),
-        "citizen_id",
-        "first_name",
-        "last_name",
+        *person_record("OP", "elderly_no"),
         "district_code",
         date_in_year(person_draw(plan.seed, "elderly_since"), 2021).alias("registered_on"),
         (person_draw(plan.seed, "alone") < 0.12).alias("living_alone"),
@@ -77,11 +70,7 @@ def disability_registry(people: DataFrame, plan: SynthPlan) -> DataFrame:
         "u_type", person_draw(plan.seed, "disability_type")
     )
     return rows.select(
-        "person",
-        F.concat(F.lit("DP"), F.col("person").cast("string")).alias("disability_no"),
-        "citizen_id",
-        "first_name",
-        "last_name",
+        *person_record("DP", "disability_no"),
         "district_code",
         choose(F.col("u_type"), DISABILITY_TYPES, (12, 18, 48, 9, 8, 2, 3)).alias(
             "disability_type"

@@ -162,3 +162,15 @@ def population(spark: SparkSession, plan: SynthPlan) -> DataFrame:
         }
     )
     return drop_uniforms(people.drop("band_low", "id12"))
+
+
+def person_record(prefix: str, record: str) -> list[F.Column]:
+    """The leading columns of a person-level extract: the internal ``person`` index, the
+    agency's record number ``<prefix><person>``, the citizen ID and the names."""
+    return [
+        F.col("person"),
+        F.concat(F.lit(prefix), F.col("person").cast("string")).alias(record),
+        F.col("citizen_id"),
+        F.col("first_name"),
+        F.col("last_name"),
+    ]
