@@ -50,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a project's analytics on its pool")
     r.add_argument("--project", required=True)
 
+    sub.add_parser("catalog", help="list every table with its metadata")
+    li = sub.add_parser("lineage", help="show where a table came from")
+    li.add_argument("table", help="catalog name (e.g. pools.low_income.welfare_registry) or path")
+
     k = sub.add_parser("keys", help="key management")
     ksub = k.add_subparsers(dest="keys_command", required=True)
     kn = ksub.add_parser("new", help="write a fresh random master key file (mode 0600)")
@@ -145,6 +149,16 @@ def _run(args: argparse.Namespace) -> int:
             f"master {spark.sparkContext.master}, {spark.sparkContext.defaultParallelism} cores"
         )
         print(render_pseudonymize(bench_pseudonymize(spark, args.rows, repeats=args.repeats)))
+        return 0
+
+    if args.command in ("catalog", "lineage"):
+        from pooling.catalog import lineage, list_tables, render_catalog
+
+        spark = ctx.spark()
+        if args.command == "catalog":
+            print(render_catalog(list_tables(spark, ctx.zones)))
+        else:
+            print("\n".join(lineage(spark, ctx.zones, args.table)))
         return 0
 
     key = ctx.master_key()  # fail on a missing or weak key before starting Spark

@@ -298,6 +298,7 @@ def ingest(
             {
                 **common,
                 "kind": "deidentified",
+                "source": path,
                 "description": contract.description.strip(),
                 "steward": f"{contract_owner.steward.unit} <{contract_owner.steward.contact}>",
                 "data_class": contract.data_class.value,

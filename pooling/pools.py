@@ -89,6 +89,7 @@ def build_pool(
                 "standard_version": src_props.get("standard_version", ""),
                 "key_id": pool_key.key_id,
                 "key_version": str(spec.pool_key_version),
+                "rows": src_props.get("rows", ""),  # one pool row per de-identified row
                 "lineage": json.dumps([{"table": source, "version": version}]),
                 "built_at": now,
             },

@@ -60,6 +60,7 @@ def population_register(people: DataFrame, plan: SynthPlan) -> DataFrame:
         "sex",
         "birth_date",
         "district_code",
+        "house_id",
         "address",
     )
 

@@ -47,18 +47,16 @@ REGION_POVERTY = {
     "east": 0.8,
 }
 
+# Drawn once per household (members share the house-register address) ...
+_HOUSEHOLD_DRAWS = ("province", "district", "house", "unit", "street")
+# ... and once per person.
 _DRAWS = (
-    "province",
-    "district",
     "age_band",
     "age_in_band",
     "birthday",
     "sex",
     "first_name",
     "last_name",
-    "house",
-    "unit",
-    "street",
     "mobile",
     "phone",
     "farmer",
@@ -72,17 +70,21 @@ def _lookup(mapping: dict[str, object]) -> F.Column:
 
 
 def population(spark: SparkSession, plan: SynthPlan) -> DataFrame:
-    """One row per person: ``person`` (an internal index, never written out), citizen ID, names,
-    sex, birth date, age at the reference date, house-register district, address and phone, plus
+    """One row per person: ``person`` (an internal index, never written out), ``household``,
+    citizen ID, names, sex, birth date, age at the reference date, the house register (house
+    code, district, address: shared by the household) and phone, plus
     the latent traits the extracts sample from: ``poverty`` (the chance of being in the
     low-income registry), ``farmer``, ``bmi`` and ``graduate``."""
     provs = provinces()
     vocab = thai_vocabulary(plan.seed)
-    u = {d: F.col(f"u_{d}") for d in _DRAWS}
+    u = {d: F.col(f"u_{d}") for d in (*_HOUSEHOLD_DRAWS, *_DRAWS)}
 
-    people = with_uniforms(
-        spark.range(plan.persons).withColumnRenamed("id", "person"), plan.seed, ["person"], *_DRAWS
+    # Households of 3 or 4 consecutive persons (3.1 on average, Thailand's is about 3).
+    people = spark.range(plan.persons).select(
+        F.col("id").alias("person"), F.floor(F.col("id") * 10 / 31).alias("household")
     )
+    people = with_uniforms(people, plan.seed, ["household"], *_HOUSEHOLD_DRAWS)
+    people = with_uniforms(people, plan.seed, ["person"], *_DRAWS)
     people = people.withColumns(
         {
             "province_code": choose(
@@ -120,8 +122,15 @@ def population(spark: SparkSession, plan: SynthPlan) -> DataFrame:
     )
     # Citizen IDs: first digit 1 for people registered at birth (born 1984 or later), else 3.
     body = F.lpad(F.pmod(F.col("person") * _A + _B, F.lit(_M)).cast("string"), 11, "0")
-    people = people.withColumn(
-        "id12", F.concat(F.when(F.year("birth_date") >= 1984, "1").otherwise("3"), body)
+    people = people.withColumns(
+        {
+            "id12": F.concat(F.when(F.year("birth_date") >= 1984, "1").otherwise("3"), body),
+            # The 11-digit house code of the house register: district + a running number.
+            "house_id": F.concat(
+                F.col("district_code"),
+                F.lpad(F.pmod(F.col("household"), F.lit(10**7)).cast("string"), 7, "0"),
+            ),
+        }
     )
     # Chance of being registered as low-income: ~9% at the national rate, higher in the
     # north-east and north and among the elderly; children are never registered themselves.

@@ -92,7 +92,7 @@ def _raw_values(landing: Path) -> set[str]:
             t = pjson.read_json(f)
         else:
             t = pq.read_table(f)
-        for col in ("citizen_id", "first_name", "last_name", "phone", "address"):
+        for col in ("citizen_id", "first_name", "last_name", "phone", "address", "house_id"):
             if col in t.column_names:
                 values.update(str(v) for v in t.column(col).to_pylist() if v)
     values.update(v.replace("-", "").strip() for v in list(values) if v[:1].isdigit())
@@ -150,3 +150,33 @@ def test_every_extract_ingests_with_every_fault_accounted_for(demo, spark_sessio
             want["expected_quarantine"],
             want["extra_columns"],
         ), name
+
+
+def test_catalog_lists_every_table_with_its_metadata(demo, spark_session):
+    from pooling.catalog import list_tables, render_catalog
+
+    report, zones, _ = demo
+    infos = {t.name: t for t in list_tables(spark_session, zones)}
+    pool = infos["pools.low_income.welfare_registry"]
+    assert pool.properties["key_id"] == report.pool.key_id
+    assert pool.properties["data_class"] == "personal"
+    deid = infos["deidentified.finance.welfare_registry"]
+    assert deid.properties["standard_version"] == "1.0.0"
+    assert "linkage.quarantine.finance.welfare_registry" in infos
+    assert "audit.events" in infos
+    text = render_catalog(list(infos.values()))
+    assert "pools.low_income.justice_records" in text
+
+
+def test_lineage_runs_from_output_back_to_the_extract(demo, spark_session):
+    from pooling.catalog import lineage
+
+    report, zones, _ = demo
+    output = f"outputs.low_income.{report.run.run_id}.welfare_overlap"
+    lines = lineage(spark_session, zones, output)
+    text = "\n".join(lines)
+    assert lines[0].startswith(output)
+    assert "  pools.low_income.service_records @ v0" in text
+    assert "    deidentified.public_health.service_records @ v0" in text
+    checksum = next(r.checksum for r in report.ingests if r.dataset == "service_records")
+    assert f"sha256 {checksum[:16]}" in text

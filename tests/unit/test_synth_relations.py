@@ -78,3 +78,14 @@ def test_pm25_rises_with_hotspots_in_the_dry_season(synthetic):
     north_wet = g.where("region = 'north' and month(date) between 6 and 9").agg(F.avg("pm25"))
     assert with_fire > without + 5
     assert north_dry.first()[0] > 1.5 * north_wet.first()[0]
+
+
+def test_households_share_their_house_register(synthetic):
+    per_household = synthetic.people.groupBy("household").agg(
+        F.count("*").alias("members"),
+        F.countDistinct("district_code", "address", "house_id").alias("registers"),
+    )
+    sizes = {r.members for r in per_household.select("members").distinct().collect()}
+    assert sizes <= {3, 4, 1, 2} and {3, 4} <= sizes
+    assert per_household.where("registers != 1").count() == 0
+    assert synthetic.people.select("house_id").distinct().count() == per_household.count()
