@@ -27,6 +27,13 @@ SCHEMA = StructType(
         StructField("details", StringType(), True),  # JSON: counts, versions, key ids
     ]
 )
+DESCRIPTION = (
+    "Append-only register of every ingest, pool build, project run, query, review and release"
+)
+_DDL = ", ".join(
+    f"{f.name} {f.dataType.simpleString().upper()}{'' if f.nullable else ' NOT NULL'}"
+    for f in SCHEMA.fields
+)
 ACTIONS = ("ingest", "pool_build", "project_run", "query", "review", "release", "retention")
 
 
@@ -46,13 +53,7 @@ def record(
     """Append one event and return its id."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}; allowed: {ACTIONS}")
-    ensure_append_only(
-        spark,
-        audit_path,
-        "event_id STRING NOT NULL, at TIMESTAMP NOT NULL, actor STRING NOT NULL, "
-        "action STRING NOT NULL, subject STRING NOT NULL, details STRING",
-        "Append-only register of every ingest, pool build, project run, query, review and release",
-    )
+    ensure_append_only(spark, audit_path, _DDL, DESCRIPTION)
     event_id = uuid.uuid4().hex
     row = (
         event_id,

@@ -230,7 +230,12 @@ def ingest(
 
     if tables.exists(spark, report.table):
         props = tables.properties(spark, report.table)
-        if props.get("source_checksum") == checksum and props.get("key_id") == master_key.key_id:
+        unchanged = (checksum, master_key.key_id, conf.standard.version)
+        if (
+            props.get("source_checksum"),
+            props.get("key_id"),
+            props.get("standard_version"),
+        ) == unchanged:
             report.skipped = True
             report.version = tables.last_commit(spark, report.table).version
             log.info(report.summary())

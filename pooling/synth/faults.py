@@ -22,7 +22,6 @@ ID_UNRECOVERABLE = {
 }
 # ID faults that normalisation must repair: the row still links.
 ID_RECOVERABLE = ("thai_digits", "dashes", "spaces", "float_export")
-FIELD_FAULTS = ("missing", "bad_type", "unknown_code")  # tagged "<kind>:<column>"
 
 
 def expected_reason(fault: str | None) -> str | None:

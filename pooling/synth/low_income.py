@@ -6,7 +6,7 @@ compute the ground truth and dropped before anything is written).
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from pooling.synth.plan import SynthPlan
@@ -16,22 +16,15 @@ ICD10 = ("E11", "I10", "J06", "K29", "M54", "N39", "Z00", "A09", "J45", "E78")
 HOSPITAL_TYPES = ("HC", "CH", "GH", "RH")  # health centre, community, general, regional hospital
 
 
-def _u(plan: SynthPlan, purpose: str, *keys: Column) -> Column:
-    return person_draw(plan.seed, purpose, *keys)
-
-
-_date_in_year = date_in_year
-
-
 def welfare_registry(people: DataFrame, plan: SynthPlan) -> DataFrame:
     """Finance: the state-welfare (low-income) registry, one row per registered person."""
-    members = people.where(_u(plan, "in_registry") < F.col("poverty")).withColumn(
-        "u_income", _u(plan, "income")
+    members = people.where(person_draw(plan.seed, "in_registry") < F.col("poverty")).withColumn(
+        "u_income", person_draw(plan.seed, "income")
     )
     # A few members declare incomes near or above the 100,000-baht eligibility ceiling: the
     # inclusion errors the project looks for.
     income = F.when(
-        _u(plan, "income_high") < 0.04, 100_000 + below(F.col("u_income"), 150_000)
+        person_draw(plan.seed, "income_high") < 0.04, 100_000 + below(F.col("u_income"), 150_000)
     ).otherwise(below(F.col("u_income"), 100_000))
     return members.select(
         "person",
@@ -44,15 +37,17 @@ def welfare_registry(people: DataFrame, plan: SynthPlan) -> DataFrame:
         "district_code",
         "birth_date",
         "sex",
-        _date_in_year(_u(plan, "registered_on"), 2017).alias("registered_on"),
+        date_in_year(person_draw(plan.seed, "registered_on"), 2017).alias("registered_on"),
         income.cast("int").alias("annual_income_baht"),
-        (below(_u(plan, "household_size"), 6) + 1).cast("int").alias("household_size"),
+        (below(person_draw(plan.seed, "household_size"), 6) + 1)
+        .cast("int")
+        .alias("household_size"),
     )
 
 
 def population_register(people: DataFrame, plan: SynthPlan) -> DataFrame:
     """Interior: the population register. A few people are missing (records out of date)."""
-    return people.where(_u(plan, "in_register") < 0.995).select(
+    return people.where(person_draw(plan.seed, "in_register") < 0.995).select(
         "person",
         "citizen_id",
         "first_name",
@@ -68,7 +63,10 @@ def population_register(people: DataFrame, plan: SynthPlan) -> DataFrame:
 def service_records(people: DataFrame, plan: SynthPlan) -> DataFrame:
     """Public Health: one row per service visit in 2025; the elderly visit more often."""
     p_any = F.when(F.col("age") >= 60, 0.8).otherwise(0.5)
-    visits = F.when(_u(plan, "visits_any") < p_any, below(_u(plan, "visits_n"), 4) + 1).otherwise(0)
+    visits = F.when(
+        person_draw(plan.seed, "visits_any") < p_any,
+        below(person_draw(plan.seed, "visits_n"), 4) + 1,
+    ).otherwise(0)
     # Only people with visits: sequence(1, 0) would count down and invent a visit.
     rows = (
         people.withColumn("visits", visits.cast("int"))
@@ -84,26 +82,27 @@ def service_records(people: DataFrame, plan: SynthPlan) -> DataFrame:
         "citizen_id",
         "first_name",
         "last_name",
-        _date_in_year(_u(plan, "service_date", *key), 2025).alias("service_date"),
+        date_in_year(person_draw(plan.seed, "service_date", *key), 2025).alias("service_date"),
         F.concat(
-            choose(_u(plan, "hospital_type", *key), HOSPITAL_TYPES), F.col("district_code")
+            choose(person_draw(plan.seed, "hospital_type", *key), HOSPITAL_TYPES),
+            F.col("district_code"),
         ).alias("hospital_code"),
-        choose(_u(plan, "icd10", *key), ICD10).alias("diagnosis_icd10"),
-        (below(_u(plan, "cost", *key), 5000) + 100).cast("double").alias("cost_baht"),
+        choose(person_draw(plan.seed, "icd10", *key), ICD10).alias("diagnosis_icd10"),
+        (below(person_draw(plan.seed, "cost", *key), 5000) + 100).cast("double").alias("cost_baht"),
     )
 
 
 def benefit_recipients(people: DataFrame, plan: SynthPlan) -> DataFrame:
     """Social Development: allowances paid (old age, disability, child support)."""
-    elderly = people.where((F.col("age") >= 60) & (_u(plan, "elderly_allowance") < 0.9)).withColumn(
-        "benefit", F.lit("elderly_allowance")
-    )
-    disabled = people.where(_u(plan, "disability") < 0.02).withColumn(
+    elderly = people.where(
+        (F.col("age") >= 60) & (person_draw(plan.seed, "elderly_allowance") < 0.9)
+    ).withColumn("benefit", F.lit("elderly_allowance"))
+    disabled = people.where(person_draw(plan.seed, "disability") < 0.02).withColumn(
         "benefit", F.lit("disability_allowance")
     )
-    children = people.where((F.col("age") < 6) & (_u(plan, "child_support") < 0.3)).withColumn(
-        "benefit", F.lit("child_support")
-    )
+    children = people.where(
+        (F.col("age") < 6) & (person_draw(plan.seed, "child_support") < 0.3)
+    ).withColumn("benefit", F.lit("child_support"))
     monthly = F.create_map(
         F.lit("elderly_allowance"),
         F.lit(700),
@@ -125,9 +124,9 @@ def benefit_recipients(people: DataFrame, plan: SynthPlan) -> DataFrame:
             "last_name",
             "benefit",
             monthly[F.col("benefit")].alias("monthly_baht"),
-            _date_in_year(_u(plan, "since", F.col("person"), F.col("benefit")), 2020).alias(
-                "since"
-            ),
+            date_in_year(
+                person_draw(plan.seed, "since", F.col("person"), F.col("benefit")), 2020
+            ).alias("since"),
         )
     )
 
@@ -139,8 +138,8 @@ def justice_records(people: DataFrame, plan: SynthPlan) -> DataFrame:
         0.004 * F.when(young_men, 3.0).otherwise(1.0) * (1 + 5 * F.col("poverty"))
     )
     return (
-        people.where(_u(plan, "justice") < p)
-        .withColumn("u_type", _u(plan, "record_type"))
+        people.where(person_draw(plan.seed, "justice") < p)
+        .withColumn("u_type", person_draw(plan.seed, "record_type"))
         .select(
             "person",
             F.concat(F.lit("J"), F.col("person").cast("string")).alias("case_no"),
@@ -150,6 +149,6 @@ def justice_records(people: DataFrame, plan: SynthPlan) -> DataFrame:
             choose(F.col("u_type"), ["prisoner", "probation", "bankrupt"], [3, 5, 2]).alias(
                 "record_type"
             ),
-            _date_in_year(_u(plan, "case_start"), 2023).alias("start_date"),
+            date_in_year(person_draw(plan.seed, "case_start"), 2023).alias("start_date"),
         )
     )

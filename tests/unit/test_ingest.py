@@ -1,3 +1,4 @@
+import copy
 import json
 
 import pytest
@@ -85,8 +86,17 @@ def test_ingest_counts_quarantines_and_is_idempotent(spark, conf, zones, master_
     )
     assert again.skipped and again.version == r.version
 
+    # A new version of the standard must re-apply it, even to the same extract.
+    newer = copy.copy(conf)
+    newer.standard = conf.standard.model_copy(update={"version": "1.0.1"})
+    redo = ingest(
+        spark, newer, zones, master_key, agency="justice", dataset="justice_records", path=path
+    )
+    assert not redo.skipped and redo.version == r.version + 1
+    assert tables.properties(spark, r.table)["standard_version"] == "1.0.1"
+
     events = spark.read.format("delta").load(zones.audit).where("action = 'ingest'").collect()
-    assert len(events) == 1 and json.loads(events[0].details)["accepted"] == 2
+    assert len(events) == 2 and {json.loads(e.details)["accepted"] for e in events} == {2}
 
 
 def test_missing_extract_is_a_clear_error(spark, conf, zones, master_key, tmp_path):
