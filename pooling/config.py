@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pooling.errors import ConfigError, UnknownNameError
-from pseudonymize.standard import FieldClass, Standard
+from pseudonymize.standard import LINKAGE_PSEUDONYM, POOL_PSEUDONYM, FieldClass, Standard
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -119,8 +119,9 @@ class DatasetContract(Strict):
     key: list[Identifier]
     retention_days: Annotated[int, Field(ge=1)]
     update_frequency: Literal["daily", "weekly", "monthly", "quarterly", "yearly", "ad_hoc"]
-    # replace: each extract is the full dataset. (Incremental upserts are not supported yet.)
-    load: Literal["replace"] = "replace"
+    # replace: each extract is the whole dataset and replaces the table.
+    # upsert: each extract holds new and changed records, merged into the table on ``key``.
+    load: Literal["replace", "upsert"] = "replace"
     columns: list[ColumnSpec]
 
     @model_validator(mode="after")
@@ -135,6 +136,14 @@ class DatasetContract(Strict):
         ids = [c.name for c in self.columns if c.field_class is FieldClass.citizen_id]
         if len(ids) > 1:
             raise ValueError(f"at most one citizen_id column per dataset, found {ids}")
+        # A record without its key cannot be told apart from another one: key columns are required.
+        optional_key = [
+            c.name
+            for c in self.columns
+            if c.name in self.key and not c.mandatory and c.field_class is not FieldClass.citizen_id
+        ]
+        if optional_key:
+            raise ValueError(f"key columns {optional_key} must be 'mandatory: true'")
         return self
 
     def column(self, name: str) -> ColumnSpec:
@@ -180,10 +189,30 @@ class PoolSource(Strict):
     dataset: Identifier
     # Minimisation: only these de-identified columns enter the pool (the pseudonym always does).
     columns: list[Identifier]
+    # false: the project needs this person-level dataset only in aggregate (e.g. farm area per
+    # province), so its rows enter the pool without any pseudonym and cannot be linked.
+    pseudonym: bool = True
+    # Layout: liquid-clustering columns. Default: the pool pseudonym for person-level tables (the
+    # key every join of the project uses), none for place-and-time tables.
+    cluster_by: list[Identifier] | None = None
 
 
 class DisclosureSettings(Strict):
     min_cell_count: Annotated[int, Field(ge=1)]
+
+
+class Lifecycle(Strict):
+    """``conf/lifecycle.yaml``: how long superseded Delta versions stay readable, per zone."""
+
+    # VACUUM removes files that older table versions need once they are this old (hours).
+    version_retention_hours: dict[Literal["linkage", "deidentified", "pools", "outputs"], int]  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _non_negative(self) -> Lifecycle:
+        bad = {z: h for z, h in self.version_retention_hours.items() if h < 0}
+        if bad:
+            raise ValueError(f"retention hours must be >= 0, got {bad}")
+        return self
 
 
 class ProjectSpec(Strict):
@@ -266,6 +295,7 @@ class Conf:
                 "Pass --conf DIR or set POOLING_CONF."
             )
         self.standard: Standard = load_model(self.root / "standard.yaml", Standard)
+        self.lifecycle: Lifecycle = load_model(self.root / "lifecycle.yaml", Lifecycle)
         self.agencies: dict[str, AgencyContract] = {}
         for path in sorted((self.root / "agencies").glob("*.yaml")):
             contract = load_model(path, AgencyContract)
@@ -310,6 +340,13 @@ class Conf:
                     problems.append(
                         f"  {where}.columns: {c!r} is not a de-identified column of "
                         f"{src.agency}.{src.dataset}; available: {sorted(available)}"
+                    )
+            linked = src.pseudonym and LINKAGE_PSEUDONYM in available
+            in_pool = [*([POOL_PSEUDONYM] if linked else []), *src.columns]
+            for c in src.cluster_by or []:
+                if c not in in_pool:
+                    problems.append(
+                        f"  {where}.cluster_by: {c!r} is not a column of this pool table {in_pool}"
                     )
         if problems:
             raise ConfigError(f"{path}: {len(problems)} problem(s):\n" + "\n".join(problems))
@@ -364,6 +401,7 @@ __all__ = [
     "Conf",
     "DataClass",
     "DatasetContract",
+    "Lifecycle",
     "Profile",
     "ProjectSpec",
     "ZONES",

@@ -33,7 +33,7 @@ class DemoReport:
     landing: str
     manifest: dict[str, object]
     ingests: list[IngestReport] = field(default_factory=list)
-    pool: PoolReport | None = None
+    pools: list[PoolReport] = field(default_factory=list)
     run: RunReport | None = None
     overlap: list[dict] = field(default_factory=list)  # the project's output, a small aggregate
     mismatches: list[str] = field(default_factory=list)
@@ -103,10 +103,13 @@ def run_demo(
         synthetic.release()
     report = DemoReport(persons, seed, landing, manifest)
 
-    # The pool's datasets; the extracts of the other projects stay in landing for their turn.
-    wanted = [f"{src.agency}.{src.dataset}" for src in conf.project(PROJECT).pool.values()]
-    log.info("2/4 ingesting the %d extracts of the %s pool", len(wanted), PROJECT)
-    for name in wanted:
+    # Every dataset any project's pool takes (with all seven projects: every extract).
+    wanted = sorted(
+        {f"{s.agency}.{s.dataset}" for spec in conf.projects.values() for s in spec.pool.values()}
+    )
+    log.info("2/4 ingesting %d extracts", len(wanted))
+    for i, name in enumerate(wanted, 1):
+        log.info("  ingest %d/%d %s", i, len(wanted), name)
         agency, dataset = name.split(".")
         path = f"{landing}/{manifest['datasets'][name]['path']}"
         report.ingests.append(
@@ -118,10 +121,15 @@ def run_demo(
                 ),
             )
         )
-    log.info("3/4 building pool %s", PROJECT)
-    report.pool = _timed(
-        report, "pool", lambda: build_pool(spark, conf, zones, master_key, PROJECT, actor=actor)
-    )
+    for i, project in enumerate(sorted(conf.projects), 1):
+        log.info("3/4 building pool %d/%d %s", i, len(conf.projects), project)
+        report.pools.append(
+            _timed(
+                report,
+                f"pool {project}",
+                lambda p=project: build_pool(spark, conf, zones, master_key, p, actor=actor),
+            )
+        )
     log.info("4/4 running project %s", PROJECT)
     report.run = _timed(
         report, "project", lambda: run_project(spark, conf, zones, PROJECT, actor=actor)
@@ -157,9 +165,10 @@ def render(report: DemoReport, zones: Zones, elapsed: float) -> str:
     ]
     for r in report.ingests:
         lines.append(f"  - {r.summary()}")
-    if report.pool:
-        lines.append(f"Pooled   {report.pool.summary()}")
-        lines.append(f"         under {zones.pool(report.pool.project, '')}")
+    if report.pools:
+        lines.append(f"Pooled   under {zones.pool('', '').rstrip('/')}:")
+        for p in report.pools:
+            lines.append(f"  - {p.summary()}")
     if report.run:
         lines.append(f"Computed {report.run.summary()}")
     truth = (

@@ -14,16 +14,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.storagelevel import StorageLevel
 
 from pooling import audit, tables
 from pooling.config import AgencyContract, ColumnType, Conf, DatasetContract
+from pooling.constraints import as_properties, contract_constraints
 from pooling.errors import ContractError, ExtractNotFoundError, InternalError
 from pooling.reference import province_codes
 from pooling.zones import Zones
-from pseudonymize import SecretKey, citizen_id_problem, normalize_citizen_id
+from pseudonymize import (
+    SecretKey,
+    citizen_id_problem,
+    derive_record_key,
+    hmac_sha256,
+    normalize_citizen_id,
+)
 from pseudonymize.standard import LINKAGE_PSEUDONYM
 
 log = logging.getLogger(__name__)
@@ -46,6 +53,10 @@ class IngestReport:
     table: str = ""
     version: int | None = None
     skipped: bool = False  # the same extract was already ingested: nothing written
+    load: str = "replace"
+    # upsert only: how the accepted rows changed the table (the rest were already there as-is)
+    inserted: int | None = None
+    updated: int | None = None
 
     @property
     def quarantined_total(self) -> int:
@@ -64,10 +75,16 @@ class IngestReport:
         extra = (
             f"; dropped unexpected columns {self.dropped_columns}" if self.dropped_columns else ""
         )
+        merged = (
+            f" (merged: {self.inserted:,} new, {self.updated:,} changed, "
+            f"{self.accepted - self.inserted - self.updated:,} unchanged)"
+            if self.inserted is not None and self.updated is not None
+            else ""
+        )
         return (
             f"{self.agency}.{self.dataset}: {self.input_rows:,} rows in = {self.accepted:,} "
-            f"accepted + {self.quarantined_total:,} quarantined ({q}) + {self.duplicates:,} "
-            f"duplicates removed{extra}"
+            f"accepted{merged} + {self.quarantined_total:,} quarantined ({q}) + "
+            f"{self.duplicates:,} duplicates removed{extra}"
         )
 
 
@@ -190,6 +207,42 @@ def validate(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
     return transform
 
 
+DUPLICATE_KEY = "duplicate_key"
+
+
+def flag_duplicate_keys(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
+    """Quarantine every otherwise-good row whose key (typed, normalised) another good row shares.
+
+    Exact copies were already collapsed, so two rows left with one key disagree, and the extract
+    does not say which is right: neither is guessed at, both go back to the steward.
+    """
+    key = [F.col(k + TYPED) for k in contract.key]
+
+    def transform(df: DataFrame) -> DataFrame:
+        good = F.col(REASON).isNull()
+        per_key = F.count(F.lit(1)).over(Window.partitionBy(good, *key))
+        return df.withColumn(
+            REASON, F.when(good & (per_key > 1), F.lit(DUPLICATE_KEY)).otherwise(F.col(REASON))
+        )
+
+    return transform
+
+
+RECORD_KEY = "_record_key"
+
+
+def with_record_key(contract: DatasetContract, key: SecretKey) -> Callable[[DataFrame], DataFrame]:
+    """Add ``_record_key``: the keyed HMAC of the record's key columns, the MERGE key of an upsert
+    dataset. The key columns themselves may be identifiers (a visit number) and are dropped."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        # \u001f (unit separator) cannot occur in a validated key value, so no two keys collide.
+        joined = F.concat_ws("\u001f", *[F.col(k).cast("string") for k in contract.key])
+        return hmac_sha256(df.withColumn(RECORD_KEY, joined), RECORD_KEY, key.material, RECORD_KEY)
+
+    return transform
+
+
 def accepted_rows(checked: DataFrame, contract: DatasetContract) -> DataFrame:
     """The good rows of a validated frame, typed, with the contract's column names."""
     return checked.where(F.col(REASON).isNull()).select(
@@ -219,27 +272,34 @@ def ingest(
     dataset: str,
     path: str,
     actor: str | None = None,
+    full_reload: bool = False,
 ) -> IngestReport:
+    """Ingest one extract. ``full_reload`` replaces an upsert dataset's table with this extract
+    (which must then be complete), e.g. after the master key or the standard changed."""
     contract_owner: AgencyContract = conf.agency(agency)
     contract = contract_owner.dataset(dataset)
     where = f"extract {path} ({agency}.{dataset})"
     checksum = extract_checksum(path)
+    upsert = contract.load == "upsert" and not full_reload
     report = IngestReport(
-        agency, dataset, path, checksum, table=zones.deidentified(agency, dataset)
+        agency,
+        dataset,
+        path,
+        checksum,
+        table=zones.deidentified(agency, dataset),
+        load="upsert" if upsert else "replace",
     )
-
-    if tables.exists(spark, report.table):
-        props = tables.properties(spark, report.table)
-        unchanged = (checksum, master_key.key_id, conf.standard.version)
-        if (
-            props.get("source_checksum"),
-            props.get("key_id"),
-            props.get("standard_version"),
-        ) == unchanged:
-            report.skipped = True
-            report.version = tables.last_commit(spark, report.table).version
-            log.info(report.summary())
-            return report
+    batch = {
+        "source_checksum": checksum,
+        "key_id": master_key.key_id,
+        "standard_version": conf.standard.version,
+    }
+    exists = tables.exists(spark, report.table)
+    if exists and _already_ingested(spark, report.table, batch, upsert, where):
+        report.skipped = True
+        report.version = tables.last_commit(spark, report.table).version
+        log.info(report.summary())
+        return report
 
     raw = read_extract(spark, path, contract.format)
     selected, report.dropped_columns = check_columns(raw, contract, where)
@@ -255,7 +315,11 @@ def ingest(
     # both the input count and the duplicate count.
     names = selected.columns
     deduped = selected.groupBy(*names).agg(F.count(F.lit(1)).alias(COPIES))
-    checked = deduped.transform(validate(contract)).persist(StorageLevel.MEMORY_AND_DISK)
+    checked = (
+        deduped.transform(validate(contract))
+        .transform(flag_duplicate_keys(contract))
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
     try:
         for r in (
             checked.groupBy(REASON)
@@ -278,48 +342,74 @@ def ingest(
             "source_checksum": checksum,
             "ingested_at": now,
         }
-        # The quarantine keeps the rows as delivered (linkage zone only), for the steward to fix.
-        tables.replace_table(
+        # The quarantine (linkage zone only) keeps the bad rows as delivered, for the steward to
+        # fix. It is written first: if the job dies before the de-identified table is written, a
+        # rerun redoes both, whereas the reverse order would leave a stale quarantine behind.
+        _write_quarantine(
             spark,
-            quarantined_rows(checked, contract),
+            quarantined_rows(checked, contract).withColumn("source_checksum", F.lit(checksum)),
             zones.quarantine(agency, dataset),
             {
                 **common,
                 "kind": "quarantine",
                 "description": f"Rows of {agency}.{dataset} that "
                 "failed validation, as delivered, with the reason",
-                "rows": str(report.quarantined_total),
-            },
-        )
-
-        deidentified = accepted_rows(checked, contract).transform(
-            conf.standard.deidentify(contract.columns, master_key)
-        )
-        comments = _column_comments(conf, contract)
-        written = tables.replace_table(
-            spark,
-            deidentified,
-            report.table,
-            {
-                **common,
-                "kind": "deidentified",
-                "source": path,
-                "description": contract.description.strip(),
-                "steward": f"{contract_owner.steward.unit} <{contract_owner.steward.contact}>",
-                "data_class": contract.data_class.value,
-                "standard_version": conf.standard.version,
-                "key_id": master_key.key_id,
-                "rows": str(report.accepted),
-                "update_frequency": contract.update_frequency,
                 "retention_days": str(contract.retention_days),
             },
-            comments,
+            checksum,
+            report.quarantined_total,
+            append=upsert,
         )
+
+        accepted = accepted_rows(checked, contract)
+        keep: tuple[str, ...] = ()
+        if contract.load == "upsert":
+            accepted = accepted.transform(
+                with_record_key(contract, derive_record_key(master_key, agency, dataset))
+            )
+            keep = (RECORD_KEY,)
+        deidentified = accepted.transform(
+            conf.standard.deidentify(contract.columns, master_key, keep=keep)
+        )
+        properties = {
+            **common,
+            "kind": "deidentified",
+            "source": path,
+            "load": contract.load,
+            "description": contract.description.strip(),
+            "steward": f"{contract_owner.steward.unit} <{contract_owner.steward.contact}>",
+            "data_class": contract.data_class.value,
+            "standard_version": conf.standard.version,
+            "key_id": master_key.key_id,
+            "update_frequency": contract.update_frequency,
+            "retention_days": str(contract.retention_days),
+        }
+        if upsert and exists:
+            merged = tables.upsert(spark, deidentified, report.table, RECORD_KEY, batch)
+            report.inserted, report.updated = merged.inserted, merged.updated
+            report.version = merged.version
+            rows = tables.read_version(spark, report.table, merged.version).count()
+            # Metadata-only commit; the merge commit itself carries the batch id (see above).
+            tables.set_properties(spark, report.table, {**properties, "rows": str(rows)})
+        else:
+            written = tables.replace_table(
+                spark,
+                deidentified,
+                report.table,
+                {**properties, "rows": str(report.accepted)},
+                _column_comments(conf, contract),
+                constraints=as_properties(contract_constraints(conf.standard, contract.columns)),
+                commit_info=batch,
+            )
+            if written.rows != report.accepted:
+                raise InternalError(
+                    f"{where}: wrote {written.rows} rows, expected {report.accepted}"
+                )
+            report.version = written.version
+            if upsert:  # the first extract of an upsert dataset creates its table
+                report.inserted, report.updated = report.accepted, 0
     finally:
         checked.unpersist()
-    if written.rows != report.accepted:
-        raise InternalError(f"{where}: wrote {written.rows} rows, expected {report.accepted}")
-    report.version = written.version
     audit.record(
         spark,
         zones.audit,
@@ -329,19 +419,69 @@ def ingest(
         details={
             "source": path,
             "checksum": checksum,
+            "load": report.load,
             "input_rows": report.input_rows,
             "accepted": report.accepted,
+            "inserted": report.inserted,
+            "updated": report.updated,
             "quarantined": report.quarantined,
             "duplicates": report.duplicates,
             "dropped_columns": report.dropped_columns,
             "table": report.table,
-            "version": written.version,
+            "version": report.version,
             "key_id": master_key.key_id,
             "standard_version": conf.standard.version,
         },
     )
     log.info(report.summary())
     return report
+
+
+def _already_ingested(
+    spark: SparkSession, table: str, batch: dict[str, str], upsert: bool, where: str
+) -> bool:
+    """Whether this extract, under this key and standard, is already what the table holds.
+
+    A replace dataset holds exactly its latest extract. An upsert dataset holds every extract
+    merged since it was (re)loaded: each merge commit carries its batch id in the table history.
+    """
+    props = tables.properties(spark, table)
+    current = {k: props.get(k) for k in batch}
+    if not upsert:
+        return current == batch
+    for k in ("key_id", "standard_version"):
+        if current[k] != batch[k]:
+            raise ContractError(
+                f"{where}: the table holds records pseudonymised under {k} {current[k]}, this "
+                f"run uses {batch[k]}; merging would mix the two. Reload the dataset from a "
+                "complete extract with --full-reload."
+            )
+    return any(info == batch for info in tables.commit_infos(spark, table))
+
+
+def _write_quarantine(
+    spark: SparkSession,
+    rows: DataFrame,
+    path: str,
+    properties: dict[str, str],
+    checksum: str,
+    rows_in_extract: int,
+    *,
+    append: bool,
+) -> None:
+    """Replace the quarantine, or for an upsert dataset replace only this extract's rows in it,
+    so that a rerun after a failure never counts an extract's bad rows twice."""
+    if append and tables.exists(spark, path):
+        (
+            rows.write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", f"source_checksum = '{checksum}'")
+            .save(path)
+        )
+        total = tables.read_version(spark, path).count()
+        tables.set_properties(spark, path, {**properties, "rows": str(total)})
+    else:
+        tables.replace_table(spark, rows, path, {**properties, "rows": str(rows_in_extract)})
 
 
 def _column_comments(conf: Conf, contract: DatasetContract) -> dict[str, str]:

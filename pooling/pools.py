@@ -16,6 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from pooling import audit, tables
 from pooling.config import Conf, ProjectSpec
+from pooling.constraints import as_properties, contract_constraints, pool_constraints
 from pooling.errors import ContractError
 from pooling.zones import Zones
 from pseudonymize import SecretKey, derive_pool_key, hmac_sha256
@@ -24,11 +25,19 @@ from pseudonymize.standard import LINKAGE_PSEUDONYM, POOL_PSEUDONYM
 log = logging.getLogger(__name__)
 
 
-def to_pool(df: DataFrame, columns: list[str], pool_key: SecretKey) -> DataFrame:
-    """Replace the linkage pseudonym by the pool pseudonym and keep only ``columns``."""
-    missing = [c for c in [LINKAGE_PSEUDONYM, *columns] if c not in df.columns]
+def to_pool(
+    df: DataFrame, columns: list[str], pool_key: SecretKey, *, pseudonym: bool = True
+) -> DataFrame:
+    """Replace the linkage pseudonym by the pool pseudonym and keep only ``columns``.
+
+    A place-and-time table (no linkage pseudonym), or one taken with ``pseudonym=False``, just
+    keeps ``columns``: nothing in it can be linked to a person.
+    """
+    missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ContractError(f"columns {missing} are not in the de-identified table {df.columns}")
+    if not pseudonym or LINKAGE_PSEUDONYM not in df.columns:
+        return df.select(*columns)
     return hmac_sha256(df, LINKAGE_PSEUDONYM, pool_key.material, POOL_PSEUDONYM).select(
         POOL_PSEUDONYM, *columns
     )
@@ -74,7 +83,20 @@ def build_pool(
                 f"{src_props.get('key_id')}, not the current master key {master_key.key_id}; "
                 "re-ingest it first"
             )
-        df = to_pool(tables.read_version(spark, source, version), src.columns, pool_key)
+        df = to_pool(
+            tables.read_version(spark, source, version),
+            src.columns,
+            pool_key,
+            pseudonym=src.pseudonym,
+        )
+        person_level = POOL_PSEUDONYM in df.columns
+        contract = conf.dataset(src.agency, src.dataset)
+        checks = pool_constraints(contract_constraints(conf.standard, contract.columns), df.columns)
+        cluster_by = (
+            src.cluster_by
+            if src.cluster_by is not None
+            else ([POOL_PSEUDONYM] if person_level else [])
+        )
         report.tables[table] = tables.replace_table(
             spark,
             df,
@@ -90,10 +112,16 @@ def build_pool(
                 "key_id": pool_key.key_id,
                 "key_version": str(spec.pool_key_version),
                 "rows": src_props.get("rows", ""),  # one pool row per de-identified row
+                "person_level": str(person_level).lower(),
                 "lineage": json.dumps([{"table": source, "version": version}]),
                 "built_at": now,
             },
-            {POOL_PSEUDONYM: f"Pool pseudonym of project {project}, key {pool_key.key_id}"},
+            {
+                POOL_PSEUDONYM: f"Pool pseudonym of project {project}, key {pool_key.key_id}",
+                **_column_comments(spark, source, src.columns),
+            },
+            constraints=as_properties(checks),
+            cluster_by=cluster_by,
         )
     audit.record(
         spark,
@@ -112,6 +140,16 @@ def build_pool(
     )
     log.info(report.summary())
     return report
+
+
+def _column_comments(spark: SparkSession, source: str, columns: list[str]) -> dict[str, str]:
+    """The de-identified table's column comments, carried over to the pool."""
+    schema = tables.read_version(spark, source).schema
+    return {
+        f.name: f.metadata["comment"]
+        for f in schema.fields
+        if f.name in columns and "comment" in f.metadata
+    }
 
 
 def pool_tables(

@@ -7,14 +7,18 @@ never data without its description, key id or lineage.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 PREFIX = "pooling."
+CONSTRAINT_PREFIX = "delta.constraints."
+_USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 
 
 def _sql_string(value: str) -> str:
@@ -48,25 +52,122 @@ def replace_table(
     path: str,
     properties: Mapping[str, str],
     comments: Mapping[str, str] | None = None,
+    *,
+    constraints: Mapping[str, str] | None = None,
+    cluster_by: Sequence[str] = (),
+    commit_info: Mapping[str, str] | None = None,
 ) -> Written:
     """Atomically create or replace the Delta table at ``path`` with ``df`` and its metadata.
 
-    Property keys are namespaced under ``pooling.``. Returns the new version and its row count
-    (from the commit's own metrics, so no second pass over the data).
+    Property keys are namespaced under ``pooling.``. ``constraints`` (name → SQL condition) become
+    Delta CHECK constraints in the same commit, so the new data is checked against them before it
+    becomes visible, and every later write is too. ``cluster_by`` sets liquid clustering columns.
+    ``commit_info`` is stored in the commit itself (``userMetadata`` in the table history).
+    Returns the new version and its row count (from the commit's own metrics, so no second pass
+    over the data).
     """
     view = f"_pooling_write_{uuid.uuid4().hex}"
     with_comments(df, comments or {}).createOrReplaceTempView(view)
-    props = ", ".join(
-        f"{_sql_string(PREFIX + k)} = {_sql_string(str(v))}" for k, v in sorted(properties.items())
-    )
+    all_props = {PREFIX + k: str(v) for k, v in properties.items()}
+    all_props.update({CONSTRAINT_PREFIX + k: v for k, v in (constraints or {}).items()})
+    props = ", ".join(f"{_sql_string(k)} = {_sql_string(v)}" for k, v in sorted(all_props.items()))
+    cluster = f"CLUSTER BY ({', '.join(f'`{c}`' for c in cluster_by)}) " if cluster_by else ""
     try:
-        spark.sql(
-            f"CREATE OR REPLACE TABLE {_ident(path)} USING DELTA "
-            f"TBLPROPERTIES ({props}) AS SELECT * FROM `{view}`"
-        )
+        with commit_metadata(spark, commit_info):
+            spark.sql(
+                f"CREATE OR REPLACE TABLE {_ident(path)} USING DELTA {cluster}"
+                f"TBLPROPERTIES ({props}) AS SELECT * FROM `{view}`"
+            )
     finally:
         spark.catalog.dropTempView(view)
     return last_commit(spark, path)
+
+
+@contextmanager
+def commit_metadata(spark: SparkSession, info: Mapping[str, str] | None) -> Iterator[None]:
+    """Attach ``info`` (as JSON) to the Delta commits made inside the block.
+
+    It lands in the same commit as the data, so a check such as "was this extract already merged?"
+    can never see data without its batch id, or the reverse.
+    """
+    if not info:
+        yield
+        return
+    spark.conf.set(_USER_METADATA, json.dumps(dict(info), sort_keys=True))
+    try:
+        yield
+    finally:
+        spark.conf.unset(_USER_METADATA)
+
+
+def commit_infos(spark: SparkSession, path: str) -> list[dict[str, str]]:
+    """The ``commit_info`` of every commit still in the table's history, newest first."""
+    rows = spark.sql(f"DESCRIBE HISTORY {_ident(path)}").select("userMetadata").collect()
+    out = []
+    for r in rows:
+        try:
+            out.append(json.loads(r["userMetadata"]) if r["userMetadata"] else {})
+        except ValueError:
+            out.append({})
+    return out
+
+
+@dataclass(frozen=True)
+class Merged:
+    path: str
+    version: int
+    inserted: int
+    updated: int
+
+
+def upsert(
+    spark: SparkSession,
+    df: DataFrame,
+    path: str,
+    key: str,
+    commit_info: Mapping[str, str] | None = None,
+) -> Merged:
+    """MERGE ``df`` into the table at ``path`` on ``key``: new keys are inserted, keys whose row
+    changed are updated, identical rows are left alone. One commit, checked against the table's
+    constraints. ``df`` must hold at most one row per key."""
+    from delta.tables import DeltaTable
+
+    target = DeltaTable.forPath(spark, path)
+    others = [c for c in df.columns if c != key]
+    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in others) or "false"
+    with commit_metadata(spark, commit_info):
+        (
+            target.alias("t")
+            .merge(df.alias("s"), f"t.`{key}` = s.`{key}`")
+            .whenMatchedUpdateAll(condition=changed)
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+    h = spark.sql(f"DESCRIBE HISTORY {_ident(path)} LIMIT 1").first()
+    m = h["operationMetrics"] or {}
+    return Merged(
+        path,
+        int(h["version"]),
+        int(m.get("numTargetRowsInserted", 0)),
+        int(m.get("numTargetRowsUpdated", 0)),
+    )
+
+
+def set_properties(spark: SparkSession, path: str, properties: Mapping[str, str]) -> None:
+    """Update ``pooling.*`` properties (a metadata-only commit)."""
+    props = ", ".join(
+        f"{_sql_string(PREFIX + k)} = {_sql_string(str(v))}" for k, v in sorted(properties.items())
+    )
+    spark.sql(f"ALTER TABLE {_ident(path)} SET TBLPROPERTIES ({props})")
+
+
+def constraints(spark: SparkSession, path: str) -> dict[str, str]:
+    """The table's CHECK constraints, name → condition."""
+    from delta.tables import DeltaTable
+
+    props = DeltaTable.forPath(spark, path).detail().first()["properties"] or {}
+    n = len(CONSTRAINT_PREFIX)
+    return {k[n:]: v for k, v in props.items() if k.startswith(CONSTRAINT_PREFIX)}
 
 
 def last_commit(spark: SparkSession, path: str) -> Written:

@@ -80,6 +80,15 @@ def derive_pool_key(master: SecretKey, project: str, version: int) -> SecretKey:
     )
 
 
+def derive_record_key(master: SecretKey, agency: str, dataset: str) -> SecretKey:
+    """The key that pseudonymises one dataset's record keys (e.g. a visit number) for upserts.
+
+    One key per dataset: a record key cannot be linked across datasets, nor to a pool.
+    """
+    info = f"pooling/record-key/{agency}/{dataset}".encode()
+    return SecretKey(_hkdf(master.material, info, 32), f"record:{agency}.{dataset}")
+
+
 def _parse_hex(text: str, source: str) -> bytes:
     text = text.strip()
     try:

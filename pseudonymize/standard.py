@@ -176,18 +176,23 @@ class Standard(_Strict):
         return out
 
     def deidentify(
-        self, columns: Sequence[ColumnSpec], linkage_key: SecretKey
+        self,
+        columns: Sequence[ColumnSpec],
+        linkage_key: SecretKey,
+        keep: Sequence[str] = (),
     ) -> Callable[[DataFrame], DataFrame]:
         """The transform that applies this standard to a dataset described by ``columns``.
 
         The input holds canonical, validated citizen IDs (see ``normalize_citizen_id``) and values
-        already cast to their contract types. Use as ``df.transform(standard.deidentify(...))``.
+        already cast to their contract types. ``keep`` names columns the caller has already
+        pseudonymised (a record key), passed through first. Use as
+        ``df.transform(standard.deidentify(...))``.
         """
         by_name = {c.name: c for c in columns}
-        wanted = self.output_columns(columns)
+        wanted = [*keep, *self.output_columns(columns)]
 
         def transform(df: DataFrame) -> DataFrame:
-            unclassified = [c for c in df.columns if c not in by_name]
+            unclassified = [c for c in df.columns if c not in by_name and c not in keep]
             if unclassified:
                 raise ContractError(
                     f"columns without a field class: {unclassified}; every column must be "

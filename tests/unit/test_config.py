@@ -86,7 +86,9 @@ def test_project_asking_for_a_column_the_dataset_does_not_publish(tmp_path):
     root = _copy_conf(tmp_path)
     spec = root / "projects" / "low_income.yaml"
     spec.write_text(
-        spec.read_text().replace("columns: [benefit]", "columns: [benefit, first_name]")
+        spec.read_text().replace(
+            "columns: [benefit, monthly_baht]", "columns: [benefit, first_name]"
+        )
     )
     with pytest.raises(ConfigError) as e:
         Conf(root)
