@@ -9,8 +9,10 @@ import argparse
 import logging
 import sys
 import time
+import traceback
 from pathlib import Path
 
+from pooling import redact
 from pooling.errors import PoolingError
 
 log = logging.getLogger("pooling")
@@ -80,6 +82,8 @@ def _setup_logging(verbose: bool) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("py4j").setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        redact.install(handler)
 
 
 class _Context:
@@ -202,8 +206,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args)
     except PoolingError as e:
-        print(f"pooling: error: {e}", file=sys.stderr)
+        print(f"pooling: error: {redact.redact(str(e))}", file=sys.stderr)
         return 2
+    except Exception as e:  # Spark's messages can quote row values: print them redacted only
+        if args.verbose:
+            trace = "".join(traceback.format_exception(e))
+            print(redact.redact(trace), file=sys.stderr)
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.startswith("\t")]
+        print(
+            f"pooling: failed: {type(e).__name__}: {redact.redact(' '.join(lines[:3]))[:600]}"
+            + ("" if args.verbose else " (run with -v for the redacted traceback)"),
+            file=sys.stderr,
+        )
+        return 1
     finally:
         _stop_spark()
 

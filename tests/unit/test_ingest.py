@@ -119,3 +119,124 @@ def test_extract_missing_a_column_writes_nothing(spark, conf, zones, master_key,
             spark, conf, zones, master_key, agency="justice", dataset="justice_records", path=path
         )
     assert not tables.exists(spark, zones.deidentified("justice", "justice_records"))
+
+
+# --------------------------------------------------------------------------- upsert datasets
+
+
+def _write_jsonl(path, rows):
+    path.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(r, ensure_ascii=False) for r in rows]
+    (path / "part-0.json").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def _visit(visit_id, citizen_id, cost, day="2025-03-01"):
+    return {
+        "visit_id": visit_id,
+        "citizen_id": citizen_id,
+        "first_name": "สมชาย",
+        "last_name": "ใจดี",
+        "service_date": day,
+        "hospital_code": "H1001",
+        "diagnosis_icd10": "E11",
+        "cost_baht": cost,
+    }
+
+
+def _costs(spark, zones):
+    from pooling.ingest import RECORD_KEY
+
+    df = spark.read.format("delta").load(zones.deidentified("public_health", "service_records"))
+    assert RECORD_KEY in df.columns and "visit_id" not in df.columns
+    return sorted(r.cost_baht for r in df.collect())
+
+
+def test_upsert_dataset_merges_extracts_on_the_record_key(spark, conf, zones, master_key, tmp_path):
+    assert conf.dataset("public_health", "service_records").load == "upsert"
+    kw = {"agency": "public_health", "dataset": "service_records"}
+    a = _write_jsonl(
+        tmp_path / "landing" / "a",
+        [
+            _visit("V1", "1101700207030", "100.0"),
+            _visit("V2", "1101700207030", "200.0"),
+            _visit("V3", "1101700207030", "300.0"),
+            _visit("V3", "1101700207030", "301.0"),  # same visit, other cost: which is right?
+        ],
+    )
+    first = ingest(spark, conf, zones, master_key, path=a, **kw)
+    assert (first.accepted, first.quarantined) == (2, {"duplicate_key": 2})
+    assert (first.inserted, first.updated) == (2, 0)
+    assert _costs(spark, zones) == [100.0, 200.0]
+
+    b = _write_jsonl(
+        tmp_path / "landing" / "b",
+        [
+            _visit("V1", "1101700207030", "100.0"),  # unchanged
+            _visit("V2", "1101700207030", "250.0"),  # corrected
+            _visit("V4", "1101700207030", "400.0"),  # new
+        ],
+    )
+    second = ingest(spark, conf, zones, master_key, path=b, **kw)
+    assert (second.accepted, second.inserted, second.updated) == (3, 1, 1)
+    assert "1 new, 1 changed, 1 unchanged" in second.summary()
+    assert _costs(spark, zones) == [100.0, 250.0, 400.0]
+    table = zones.deidentified("public_health", "service_records")
+    assert tables.properties(spark, table)["rows"] == "3"
+
+    # Both extracts are part of the table now: re-ingesting either changes nothing.
+    version = tables.last_commit(spark, table).version
+    q_version = tables.last_commit(spark, zones.quarantine(**kw)).version
+    for extract in (a, b):
+        assert ingest(spark, conf, zones, master_key, path=extract, **kw).skipped
+    assert tables.last_commit(spark, table).version == version
+    assert tables.last_commit(spark, zones.quarantine(**kw)).version == q_version
+    assert _costs(spark, zones) == [100.0, 250.0, 400.0]
+    quarantine = spark.read.format("delta").load(zones.quarantine(**kw)).collect()
+    assert sorted(r.visit_id for r in quarantine) == ["V3", "V3"]
+
+
+def test_upsert_under_another_key_is_refused_until_a_full_reload(
+    spark, conf, zones, master_key, tmp_path
+):
+    from pseudonymize import SecretKey
+
+    kw = {"agency": "public_health", "dataset": "service_records"}
+    a = _write_jsonl(tmp_path / "landing" / "a", [_visit("V1", "1101700207030", "100.0")])
+    ingest(spark, conf, zones, master_key, path=a, **kw)
+    table = zones.deidentified(**kw)
+    version = tables.last_commit(spark, table).version
+
+    other = SecretKey(bytes(range(100, 140)), "master")
+    b = _write_jsonl(tmp_path / "landing" / "b", [_visit("V2", "1101700207030", "200.0")])
+    with pytest.raises(ContractError, match="--full-reload") as e:
+        ingest(spark, conf, zones, other, path=b, **kw)
+    assert other.key_id in str(e.value) and "1101700207030" not in str(e.value)
+    assert tables.last_commit(spark, table).version == version
+
+    redo = ingest(spark, conf, zones, other, path=b, full_reload=True, **kw)
+    assert redo.load == "replace" and redo.accepted == 1
+    assert tables.properties(spark, table)["key_id"] == other.key_id
+    assert _costs(spark, zones) == [200.0]
+
+
+def test_tables_refuse_rows_that_break_the_contract(spark, conf, zones, master_key, tmp_path):
+    from py4j.protocol import Py4JJavaError
+
+    path = _write_csv(
+        tmp_path / "landing" / "j", [HEADER, "J1,1101700207030,สมชาย,ใจดี,prisoner,2023-01-05"]
+    )
+    r = ingest(
+        spark, conf, zones, master_key, agency="justice", dataset="justice_records", path=path
+    )
+    assert set(tables.constraints(spark, r.table)) == {
+        "linkage_pseudonym_format",
+        "record_type_not_null",
+    }
+    bad = spark.createDataFrame(
+        [("not-a-pseudonym", "prisoner", None)],
+        "linkage_pseudonym string, record_type string, start_date date",
+    )
+    with pytest.raises(Py4JJavaError, match="linkage_pseudonym_format"):
+        bad.write.format("delta").mode("append").save(r.table)
+    assert tables.last_commit(spark, r.table).version == r.version
