@@ -10,10 +10,11 @@ import logging
 import sys
 import time
 import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pooling import redact
-from pooling.errors import PoolingError
+from pooling.errors import PoolingError, UsageError
 
 log = logging.getLogger("pooling")
 
@@ -45,14 +46,30 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--agency", required=True)
     i.add_argument("--dataset", required=True)
     i.add_argument("--path", required=True)
+    i.add_argument(
+        "--full-reload",
+        action="store_true",
+        help="upsert datasets: replace the table with this (complete) extract",
+    )
 
     po = sub.add_parser("pool", help="build a project's pool from the de-identified tables")
-    po.add_argument("--project", required=True)
+    which = po.add_mutually_exclusive_group(required=True)
+    which.add_argument("--project")
+    which.add_argument("--all", action="store_true", help="every configured project")
 
     r = sub.add_parser("run", help="run a project's analytics on its pool")
     r.add_argument("--project", required=True)
 
     sub.add_parser("catalog", help="list every table with its metadata")
+    rt = sub.add_parser(
+        "retention", help="destroy expired extracts and quarantines, vacuum old table versions"
+    )
+    rt.add_argument("--dry-run", action="store_true", help="only show what would be destroyed")
+    rt.add_argument(
+        "--as-of",
+        type=_utc_date,
+        help="with --dry-run: plan as of this date (YYYY-MM-DD) instead of now",
+    )
     li = sub.add_parser("lineage", help="show where a table came from")
     li.add_argument("table", help="catalog name (e.g. pools.low_income.welfare_registry) or path")
 
@@ -72,6 +89,13 @@ def _parser() -> argparse.ArgumentParser:
     bs.add_argument("--seed", type=int, default=2560)
     bs.add_argument("--out", type=Path, required=True)
     return p
+
+
+def _utc_date(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -165,6 +189,17 @@ def _run(args: argparse.Namespace) -> int:
             print("\n".join(lineage(spark, ctx.zones, args.table)))
         return 0
 
+    if args.command == "retention":
+        from pooling.retention import plan_and_apply
+
+        if args.as_of and not args.dry_run:
+            raise UsageError("--as-of only plans: use it with --dry-run")
+        report = plan_and_apply(
+            ctx.spark(), ctx.conf, ctx.zones, dry_run=args.dry_run, now=args.as_of
+        )
+        print(report.render())
+        return 0
+
     key = ctx.master_key()  # fail on a missing or weak key before starting Spark
     spark = ctx.spark()
     if args.command == "demo":
@@ -184,13 +219,15 @@ def _run(args: argparse.Namespace) -> int:
             agency=args.agency,
             dataset=args.dataset,
             path=args.path,
+            full_reload=args.full_reload,
         )
         print(report.summary())
         return 0
     if args.command == "pool":
         from pooling.pools import build_pool
 
-        print(build_pool(spark, ctx.conf, ctx.zones, key, args.project).summary())
+        for project in sorted(ctx.conf.projects) if args.all else [args.project]:
+            print(build_pool(spark, ctx.conf, ctx.zones, key, project).summary())
         return 0
     if args.command == "run":
         from pooling.runs import run_project

@@ -38,5 +38,9 @@ class UnknownNameError(PoolingError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class UsageError(PoolingError, ValueError):
+    """Command-line options that do not go together."""
+
+
 class InternalError(PoolingError, RuntimeError):
     """Something that should not happen: this is probably a bug, please report it."""

@@ -13,12 +13,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 PREFIX = "pooling."
 CONSTRAINT_PREFIX = "delta.constraints."
 _USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+_VACUUM_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 
 
 def _sql_string(value: str) -> str:
@@ -208,3 +209,28 @@ def ensure_append_only(spark: SparkSession, path: str, schema_ddl: str, descript
         f"TBLPROPERTIES ('delta.appendOnly' = 'true', "
         f"{_sql_string(PREFIX + 'description')} = {_sql_string(description)})"
     )
+
+
+def delete_where(spark: SparkSession, path: str, condition: Column) -> None:
+    from delta.tables import DeltaTable
+
+    DeltaTable.forPath(spark, path).delete(condition)
+
+
+def vacuum(spark: SparkSession, path: str, retain_hours: int, *, dry_run: bool) -> int:
+    """VACUUM the table: remove files that no version newer than ``retain_hours`` needs.
+
+    Returns how many files were (or, with ``dry_run``, would be) removed. The retention comes from
+    ``conf/lifecycle.yaml``; Delta's own guard against short retention (7 days) is lifted for
+    this call only, since the policy, not the default, decides.
+    """
+    check = spark.conf.get(_VACUUM_CHECK, "true")
+    spark.conf.set(_VACUUM_CHECK, "false")
+    try:
+        listed = spark.sql(f"VACUUM {_ident(path)} RETAIN {int(retain_hours)} HOURS DRY RUN")
+        files = listed.count()
+        if files and not dry_run:
+            spark.sql(f"VACUUM {_ident(path)} RETAIN {int(retain_hours)} HOURS")
+        return files
+    finally:
+        spark.conf.set(_VACUUM_CHECK, check)
