@@ -131,7 +131,12 @@ class _Context:
     def spark(self):
         from pooling.session import build_session
 
-        return build_session(self.profile, base_dir=self.base_dir)
+        spark = build_session(self.profile, base_dir=self.base_dir)
+        _started.append(spark)
+        return spark
+
+
+_started: list = []  # sessions this process's commands started (and must stop)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -261,13 +266,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _stop_spark() -> None:
-    """Stop the session this command started, so Python workers exit cleanly."""
-    if "pyspark" in sys.modules:
-        from pyspark.sql import SparkSession
-
-        active = SparkSession.getActiveSession()
-        if active is not None:
-            active.stop()
+    """Stop the session this command started (never one it was not given), so Python workers
+    exit cleanly."""
+    while _started:
+        _started.pop().stop()
 
 
 def main_for(command: str, argv: list[str]) -> int:

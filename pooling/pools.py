@@ -49,6 +49,7 @@ class PoolReport:
     key_id: str
     key_version: int
     tables: dict[str, tables.Written] = field(default_factory=dict)
+    sources: dict[str, dict[str, object]] = field(default_factory=dict)  # table → read version
 
     def summary(self) -> str:
         parts = ", ".join(f"{t} {w.rows:,} rows" for t, w in self.tables.items())
@@ -76,6 +77,7 @@ def build_pool(
                 f"been ingested ({source} is not a Delta table). Run `pooling ingest` first."
             )
         version = tables.last_commit(spark, source).version
+        report.sources[table] = {"table": source, "version": version}
         src_props = tables.properties(spark, source)
         if src_props.get("key_id") != master_key.key_id:
             raise ContractError(
@@ -133,7 +135,7 @@ def build_pool(
             "key_id": pool_key.key_id,
             "key_version": spec.pool_key_version,
             "tables": {
-                t: {"path": w.path, "version": w.version, "rows": w.rows}
+                t: {"path": w.path, "version": w.version, "rows": w.rows, "from": report.sources[t]}
                 for t, w in report.tables.items()
             },
         },
