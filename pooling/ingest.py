@@ -8,6 +8,7 @@ contract check → normalise and validate citizen IDs and types → quarantine b
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,7 +70,9 @@ class IngestReport:
         if self.skipped:
             return (
                 f"{self.agency}.{self.dataset}: extract {self.checksum[:12]} already ingested "
-                f"(version {self.version}); nothing changed"
+                f"(version {self.version}; {self.input_rows:,} rows in = {self.accepted:,} "
+                f"accepted + {self.quarantined_total:,} quarantined + {self.duplicates:,} "
+                "duplicates); nothing changed"
             )
         q = ", ".join(f"{k} {v:,}" for k, v in sorted(self.quarantined.items()) if v) or "none"
         extra = (
@@ -298,6 +301,7 @@ def ingest(
     if exists and _already_ingested(spark, report.table, batch, upsert, where):
         report.skipped = True
         report.version = tables.last_commit(spark, report.table).version
+        _counts_from_audit(spark, zones, report)
         log.info(report.summary())
         return report
 
@@ -457,6 +461,28 @@ def _already_ingested(
                 "complete extract with --full-reload."
             )
     return any(info == batch for info in tables.commit_infos(spark, table))
+
+
+def _counts_from_audit(spark: SparkSession, zones: Zones, report: IngestReport) -> None:
+    """Fill a skipped ingest's figures from the audit event of the ingest that did the work."""
+    if not tables.exists(spark, zones.audit):
+        return
+    events = (
+        tables.read_version(spark, zones.audit)
+        .where(
+            (F.col("action") == "ingest")
+            & (F.col("subject") == f"{report.agency}.{report.dataset}")
+            & (F.get_json_object("details", "$.checksum") == report.checksum)
+        )
+        .orderBy(F.col("at").desc())
+        .limit(1)
+        .collect()
+    )
+    if events:
+        d = json.loads(events[0]["details"])
+        report.input_rows, report.accepted = d["input_rows"], d["accepted"]
+        report.duplicates, report.quarantined = d["duplicates"], d["quarantined"]
+        report.dropped_columns = d["dropped_columns"]
 
 
 def _write_quarantine(

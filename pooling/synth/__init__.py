@@ -251,20 +251,34 @@ TRUTHS: dict[str, Callable[[DataFrame, Accepted], DataFrame]] = {
 
 
 def fault_counts(extract: Extract, rows: DataFrame | None = None) -> dict[str, object]:
-    """Rows, duplicates and faults of one extract, and the quarantine a pipeline must produce."""
+    """Rows, duplicates and faults of one extract, and the quarantine a pipeline must produce.
+
+    A duplicate is an exact copy of another row. Usually that is an injected duplicate, but a
+    fault can also make two rows identical (e.g. two provinces' zero-accident days, both given
+    the same unknown province code); such a row is a copy too, and quarantined once.
+    """
     rows = extract.rows if rows is None else rows
-    counts = {
-        (r[FAULT], r[DUPLICATE]): r["n"]
-        for r in rows.groupBy(FAULT, DUPLICATE).agg(F.count("*").alias("n")).collect()
+    injected = {
+        r[FAULT]: r["n"]
+        for r in rows.where(~F.col(DUPLICATE)).groupBy(FAULT).agg(F.count("*").alias("n")).collect()
     }
-    rows = sum(counts.values())
-    duplicates = sum(n for (_, dup), n in counts.items() if dup)
-    faults = {f: n for (f, dup), n in counts.items() if f and not dup}
+    distinct = rows.groupBy(*extract.columns).agg(
+        F.count("*").alias("copies"), F.max(FAULT).alias(FAULT)
+    )
+    by_fault = {
+        r[FAULT]: (r["rows"], r["distinct"])
+        for r in distinct.groupBy(FAULT)
+        .agg(F.sum("copies").alias("rows"), F.count("*").alias("distinct"))
+        .collect()
+    }
+    rows = sum(n for n, _ in by_fault.values())
+    duplicates = sum(n - d for n, d in by_fault.values())
+    faults = {f: n for f, n in injected.items() if f}
     quarantine: dict[str, int] = {}
-    for f, n in faults.items():
-        reason = expected_reason(f)
+    for f, (_, d) in by_fault.items():
+        reason = expected_reason(f) if f else None
         if reason:
-            quarantine[reason] = quarantine.get(reason, 0) + n
+            quarantine[reason] = quarantine.get(reason, 0) + d
     return {
         "rows": rows,
         "duplicates": duplicates,

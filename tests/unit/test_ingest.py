@@ -85,6 +85,9 @@ def test_ingest_counts_quarantines_and_is_idempotent(spark, conf, zones, master_
         spark, conf, zones, master_key, agency="justice", dataset="justice_records", path=path
     )
     assert again.skipped and again.version == r.version
+    # The figures of the ingest that did the work, from its audit event.
+    assert (again.input_rows, again.accepted, again.quarantined) == (5, 2, r.quarantined)
+    assert "5 rows in = 2 accepted" in again.summary()
 
     # A new version of the standard must re-apply it, even to the same extract.
     newer = copy.copy(conf)

@@ -56,3 +56,25 @@ def test_fault_counts_match_the_rows(spark):
         )
     finally:
         s.release()
+
+
+def test_rows_a_fault_made_identical_count_as_duplicates(spark):
+    """Two provinces' zero-accident days given the same unknown province code are one row twice:
+    the manifest must expect one quarantined row and one duplicate, as ingest will find."""
+    from pooling.synth import Extract
+    from pooling.synth.catalog import EXTRACTS
+
+    spec = next(e for e in EXTRACTS if e.dataset == "road_accidents")
+    rows = spark.createDataFrame(
+        [
+            ("99", "2025-01-01", "0", "unknown_code:province_code", False),  # was 10
+            ("99", "2025-01-01", "0", "unknown_code:province_code", False),  # was 11
+            ("12", "2025-01-01", "0", None, False),
+            ("12", "2025-01-01", "0", None, True),  # an injected duplicate
+        ],
+        "province_code string, date string, accidents string, _fault string, _duplicate boolean",
+    )
+    counts = fault_counts(Extract(spec, rows, extra_column=False))
+    assert counts["faults"] == {"unknown_code:province_code": 2}  # as injected
+    assert (counts["rows"], counts["duplicates"], counts["expected_accepted"]) == (4, 2, 1)
+    assert counts["expected_quarantine"] == {"unknown_code:province_code": 1}
