@@ -20,6 +20,7 @@ PREFIX = "pooling."
 CONSTRAINT_PREFIX = "delta.constraints."
 _USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 _VACUUM_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
+_DELETED_FILE_RETENTION = "delta.deletedFileRetentionDuration"
 
 
 def _sql_string(value: str) -> str:
@@ -224,6 +225,17 @@ def vacuum(spark: SparkSession, path: str, retain_hours: int, *, dry_run: bool) 
     ``conf/lifecycle.yaml``; Delta's own guard against short retention (7 days) is lifted for
     this call only, since the policy, not the default, decides.
     """
+    # Delta honours RETAIN only for 0 hours; otherwise the table property decides. Set it to the
+    # policy first (a metadata-only commit, only when the policy and the table disagree).
+    from delta.tables import DeltaTable
+
+    wanted = f"interval {int(retain_hours)} hours"
+    props = DeltaTable.forPath(spark, path).detail().first()["properties"] or {}
+    if props.get(_DELETED_FILE_RETENTION) != wanted:
+        spark.sql(
+            f"ALTER TABLE {_ident(path)} SET TBLPROPERTIES "
+            f"('{_DELETED_FILE_RETENTION}' = '{wanted}')"
+        )
     check = spark.conf.get(_VACUUM_CHECK, "true")
     spark.conf.set(_VACUUM_CHECK, "false")
     try:
