@@ -163,11 +163,16 @@ def set_properties(spark: SparkSession, path: str, properties: Mapping[str, str]
     spark.sql(f"ALTER TABLE {_ident(path)} SET TBLPROPERTIES ({props})")
 
 
-def constraints(spark: SparkSession, path: str) -> dict[str, str]:
-    """The table's CHECK constraints, name → condition."""
+def _delta_properties(spark: SparkSession, path: str) -> dict[str, str]:
+    """All of the table's properties, from its metadata (``SHOW TBLPROPERTIES`` redacts some)."""
     from delta.tables import DeltaTable
 
-    props = DeltaTable.forPath(spark, path).detail().first()["properties"] or {}
+    return DeltaTable.forPath(spark, path).detail().first()["properties"] or {}
+
+
+def constraints(spark: SparkSession, path: str) -> dict[str, str]:
+    """The table's CHECK constraints, name → condition."""
+    props = _delta_properties(spark, path)
     n = len(CONSTRAINT_PREFIX)
     return {k[n:]: v for k, v in props.items() if k.startswith(CONSTRAINT_PREFIX)}
 
@@ -190,9 +195,7 @@ def properties(spark: SparkSession, path: str) -> dict[str, str]:
     Read from the table's metadata, not ``SHOW TBLPROPERTIES``, which redacts any value matching
     ``spark.redaction.regex`` (the data class ``secret`` among them).
     """
-    from delta.tables import DeltaTable
-
-    props = DeltaTable.forPath(spark, path).detail().first()["properties"] or {}
+    props = _delta_properties(spark, path)
     return {k[len(PREFIX) :]: v for k, v in props.items() if k.startswith(PREFIX)}
 
 
@@ -227,11 +230,8 @@ def vacuum(spark: SparkSession, path: str, retain_hours: int, *, dry_run: bool) 
     """
     # Delta honours RETAIN only for 0 hours; otherwise the table property decides. Set it to the
     # policy first (a metadata-only commit, only when the policy and the table disagree).
-    from delta.tables import DeltaTable
-
     wanted = f"interval {int(retain_hours)} hours"
-    props = DeltaTable.forPath(spark, path).detail().first()["properties"] or {}
-    if props.get(_DELETED_FILE_RETENTION) != wanted:
+    if _delta_properties(spark, path).get(_DELETED_FILE_RETENTION) != wanted:
         spark.sql(
             f"ALTER TABLE {_ident(path)} SET TBLPROPERTIES "
             f"('{_DELETED_FILE_RETENTION}' = '{wanted}')"
