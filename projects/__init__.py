@@ -1,18 +1,84 @@
 """The analytics projects: one module each, a pure function from pool tables to output tables.
 
 A project function takes ``{table name: DataFrame}`` (its pool, nothing else) and returns
-``{output name: DataFrame}`` of aggregates. It never reads or writes storage itself.
+``{output name: Output}``: aggregate tables with what a reader needs to understand them (the
+cells they are counted over, the column that counts the people in a cell, a sentence on how to
+read them) and, for the headline outputs, a chart. It never reads or writes storage itself;
+``pooling.runs`` checks, writes, draws and reports.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 from pyspark.sql import DataFrame
 
 from pooling.errors import UnknownNameError
 
-ProjectFn = Callable[[Mapping[str, DataFrame]], dict[str, DataFrame]]
+MODULES = (
+    "low_income",
+    "agriculture",
+    "education_labour",
+    "tourism_transport",
+    "public_health",
+    "water",
+    "pollution",
+)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A bar or line chart drawn from an output's cells.
+
+    Each ``y`` column is summed over the cells with the same ``x`` (and ``series``); with ``per``
+    it is divided by the summed ``per`` column (one per ``y``, or one for all) and multiplied by
+    ``scale``. A rate is therefore computed from the counts, never averaged over cell rates.
+    """
+
+    title: str
+    x: str
+    y: tuple[str, ...]
+    ylabel: str
+    per: str | tuple[str, ...] | None = None
+    scale: float = 1.0
+    series: str | None = None  # split a single y by this column's values
+    kind: Literal["bar", "line"] = "bar"
+
+    def pairs(self) -> list[tuple[str, str | None]]:
+        """(numerator, denominator) per plotted series."""
+        if self.per is None or isinstance(self.per, str):
+            return [(y, self.per) for y in self.y]
+        if len(self.per) != len(self.y):
+            raise ValueError(f"chart {self.title!r}: {len(self.y)} y columns but {len(self.per)}")
+        return list(zip(self.y, self.per, strict=True))
+
+
+@dataclass(frozen=True)
+class Output:
+    """One aggregate table of a project run.
+
+    ``dims`` are the columns that define a cell: the table has one row per combination.
+    ``count`` names the column counting the people (or records of people) in each cell; every
+    output of a project whose pool holds pseudonymised tables must have one, so the secretariat's
+    review can apply the minimum cell count to it. A headline output has a chart.
+    """
+
+    df: DataFrame
+    dims: tuple[str, ...]
+    title: str
+    how_to_read: str
+    count: str | None = None
+    chart: Chart | None = None
+
+    @property
+    def headline(self) -> bool:
+        return self.chart is not None
+
+
+ProjectFn = Callable[[Mapping[str, DataFrame]], dict[str, Output]]
 _REGISTRY: dict[str, ProjectFn] = {}
 
 
@@ -25,8 +91,8 @@ def register(name: str) -> Callable[[ProjectFn], ProjectFn]:
 
 
 def get(name: str) -> ProjectFn:
-    from projects import low_income  # noqa: F401  (modules register themselves on import)
-
+    for module in MODULES:  # modules register themselves on import
+        importlib.import_module(f"projects.{module}")
     try:
         return _REGISTRY[name]
     except KeyError:
