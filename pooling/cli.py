@@ -58,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="every configured project")
 
     r = sub.add_parser("run", help="run a project's analytics on its pool")
-    r.add_argument("--project", required=True)
+    which = r.add_mutually_exclusive_group(required=True)
+    which.add_argument("--project")
+    which.add_argument("--all", action="store_true", help="every configured project")
 
     sub.add_parser("catalog", help="list every table with its metadata")
     rt = sub.add_parser(
@@ -237,7 +239,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "run":
         from pooling.runs import run_project
 
-        print(run_project(spark, ctx.conf, ctx.zones, args.project).summary())
+        for project in sorted(ctx.conf.projects) if args.all else [args.project]:
+            print(run_project(spark, ctx.conf, ctx.zones, project).summary())
         return 0
     raise AssertionError(f"unhandled command {args.command}")
 

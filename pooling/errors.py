@@ -44,3 +44,7 @@ class UsageError(PoolingError, ValueError):
 
 class InternalError(PoolingError, RuntimeError):
     """Something that should not happen: this is probably a bug, please report it."""
+
+
+class AggregateError(PoolingError, ValueError):
+    """A project output that is not an aggregate: a pseudonym in it, or a row per person."""

@@ -1,7 +1,14 @@
 """Running a project: its pool in, aggregate outputs out, waiting for the secretariat's review.
 
-Each run writes ``outputs/<project>/<run_id>/<output>`` as Delta tables and a ``manifest.json``
-with status ``pending_review``, the pool versions it read and the row count of every output.
+A run writes under ``outputs/<project>/<run_id>/``:
+
+- one Delta table per output, with its metadata (cells, count column, pool versions read);
+- ``<output>.png``, a chart of each headline output;
+- ``report.md``: what was computed, from which pool versions, how to read it;
+- ``manifest.json`` last, with status ``pending_review``. A run directory without a manifest is
+  an interrupted run and is never offered for review.
+
+Every output passes :func:`pooling.aggregates.check_aggregate` before anything is written.
 Nothing is released from here: release is the review's job.
 """
 
@@ -9,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,15 +24,18 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 import projects
-from pooling import audit, tables
+from pooling import audit, reports, tables
+from pooling.aggregates import check_aggregate
 from pooling.config import Conf
 from pooling.pools import pool_tables
 from pooling.zones import Zones
-from pseudonymize.standard import LINKAGE_PSEUDONYM, POOL_PSEUDONYM
+from pseudonymize.standard import POOL_PSEUDONYM
 
 log = logging.getLogger(__name__)
 
 PENDING = "pending_review"
+# Charts are drawn from the written outputs on the driver; an aggregate is far smaller.
+MAX_CHART_ROWS = 100_000
 
 
 @dataclass
@@ -34,15 +45,24 @@ class RunReport:
     directory: str
     pool_versions: dict[str, int]
     outputs: dict[str, tables.Written] = field(default_factory=dict)
+    dims: dict[str, tuple[str, ...]] = field(default_factory=dict)  # output → its cell columns
+    charts: dict[str, str] = field(default_factory=dict)  # output → PNG path
+    report: str | None = None
+    seconds: float = 0.0
 
     def summary(self) -> str:
         outs = ", ".join(f"{n} ({w.rows:,} rows)" for n, w in self.outputs.items())
-        return f"project {self.project} run {self.run_id}: {outs} -> {self.directory} [{PENDING}]"
+        return (
+            f"project {self.project} run {self.run_id}: {outs}; {len(self.charts)} chart(s), "
+            f"report {'report.md' if self.report else 'not written'} -> {self.directory} "
+            f"[{PENDING}] in {self.seconds:.1f}s"
+        )
 
 
 def run_project(
     spark: SparkSession, conf: Conf, zones: Zones, project: str, *, actor: str | None = None
 ) -> RunReport:
+    t0 = time.monotonic()
     spec = conf.project(project)
     fn = projects.get(project)
     pool = pool_tables(spark, zones, spec)
@@ -50,32 +70,47 @@ def run_project(
     report = RunReport(
         project, run_id, zones.outputs(project, run_id), {t: v for t, (_, v) in pool.items()}
     )
+    person_level = any(POOL_PSEUDONYM in df.columns for df, _ in pool.values())
     outputs = fn({t: df for t, (df, _) in pool.items()})
-    for name, df in outputs.items():
-        leaked = [c for c in df.columns if c in (POOL_PSEUDONYM, LINKAGE_PSEUDONYM)]
-        if leaked:  # outputs are aggregates; a pseudonym column means a per-person output
-            raise ValueError(
-                f"project {project} output {name!r} carries pseudonym column(s) "
-                f"{leaked}; outputs must be aggregates"
-            )
-        report.outputs[name] = tables.replace_table(
+    for name, output in outputs.items():  # all checked before any is written
+        check_aggregate(project, name, output, person_level=person_level)
+    lineage = json.dumps(
+        [{"table": zones.pool(project, t), "version": v} for t, v in report.pool_versions.items()]
+    )
+    local = "://" not in report.directory
+    facts: dict[str, reports.OutputFacts] = {}
+    for i, (name, output) in enumerate(outputs.items(), 1):
+        log.info("  %s output %d/%d %s", project, i, len(outputs), name)
+        written = tables.replace_table(
             spark,
-            df,
+            output.df,
             zones.outputs(project, run_id, name),
             {
                 "kind": "output",
                 "project": project,
                 "run_id": run_id,
                 "status": PENDING,
-                "description": f"{spec.title}: {name}",
-                "lineage": json.dumps(
-                    [
-                        {"table": zones.pool(project, t), "version": v}
-                        for t, v in report.pool_versions.items()
-                    ]
-                ),
+                "description": f"{spec.title}: {output.title}",
+                "how_to_read": output.how_to_read,
+                "dims": ",".join(output.dims),
+                "count_column": output.count or "",
+                "headline": str(output.headline).lower(),
+                "lineage": lineage,
             },
         )
+        report.outputs[name] = written
+        report.dims[name] = output.dims
+        chart_file, data = None, None
+        if output.chart and local:
+            cells = tables.read_version(spark, written.path, written.version)
+            if written.rows <= MAX_CHART_ROWS:
+                data = reports.chart_data(cells.toPandas(), output.chart)
+                chart_file = f"{name}.png"
+                reports.draw(data, output.chart, Path(report.directory, chart_file))
+                report.charts[name] = str(Path(report.directory, chart_file))
+            else:
+                log.warning("%s: %d rows is too many to chart; no chart drawn", name, written.rows)
+        facts[name] = reports.OutputFacts(output, written.rows, written.version, chart_file, data)
     manifest = {
         "project": project,
         "run_id": run_id,
@@ -83,15 +118,38 @@ def run_project(
         "created": run_id,
         "pool_versions": report.pool_versions,
         "outputs": {
-            n: {"path": w.path, "version": w.version, "rows": w.rows}
+            n: {
+                "path": w.path,
+                "version": w.version,
+                "rows": w.rows,
+                "title": outputs[n].title,
+                "dims": list(outputs[n].dims),
+                "count_column": outputs[n].count,
+                "headline": outputs[n].headline,
+                "chart": facts[n].chart_file,
+            }
             for n, w in report.outputs.items()
         },
+        "report": "report.md" if local else None,
         "disclosure": spec.disclosure.model_dump(),
     }
-    if "://" not in report.directory:
+    if local:
+        text = reports.report_markdown(
+            title=spec.title,
+            question=spec.question,
+            run_id=run_id,
+            pool_versions=report.pool_versions,
+            pool_path=zones.pool(project, ""),
+            outputs=facts,
+            min_cell_count=spec.disclosure.min_cell_count,
+        )
+        report.report = str(Path(report.directory, "report.md"))
+        Path(report.report).write_text(text, encoding="utf-8")
+        # Last: the manifest marks the run complete.
         Path(report.directory, "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     audit.record(
         spark, zones.audit, action="project_run", subject=project, actor=actor, details=manifest
     )
+    report.seconds = time.monotonic() - t0
     log.info(report.summary())
     return report
