@@ -29,6 +29,7 @@ from pooling.synth.faults import (
     expected_reason,
     inject_faults,
 )
+from pooling.synth.low_income import INCOME_CEILING_BAHT
 from pooling.synth.plan import FaultRates, SynthPlan
 from pooling.synth.population import population
 
@@ -109,15 +110,15 @@ def _accepted(rows: DataFrame) -> DataFrame:
 # The accepted rows' columns each ground truth needs; kept (persisted) while extracts are
 # written, so every extract is computed once.
 TRUTH_COLUMNS: dict[str, tuple[str, ...]] = {
-    "finance.welfare_registry": ("person",),
+    "finance.welfare_registry": ("person", "annual_income_baht"),
     "interior.population_register": ("person",),
-    "public_health.service_records": ("person",),
+    "public_health.service_records": ("person", "diagnosis_icd10"),
     "social_development.benefit_recipients": ("person",),
     "justice.justice_records": ("person",),
     "agriculture.farmer_registry": ("person", "district_code", "main_crop"),
     "education.graduates": ("person", "field", "institution_province", "graduation_date"),
-    "labour.social_security": ("person", "start_date"),
-    "public_health.ncd_screening": ("person", "diabetes", "hypertension"),
+    "labour.social_security": ("person", "start_date", "monthly_wage"),
+    "public_health.ncd_screening": ("person", "diabetes", "hypertension", "bmi", "hba1c_pct"),
     "social_development.elderly_registry": ("person", "district_code"),
     "social_development.disability_registry": ("person", "district_code"),
     "natural_resources.pm25": ("province_code", "pm25_ugm3"),
@@ -198,9 +199,80 @@ def education_labour_truth(people: DataFrame, ok: Accepted) -> DataFrame:
     )
 
 
+def _count_both(a: str, b: str, name: str) -> Column:
+    return F.coalesce(F.sum(F.col(a) * F.col(b)), F.lit(0)).cast("long").alias(name)
+
+
+def _vulnerable(ok: Accepted) -> DataFrame:
+    """Elderly and disabled registrants: one row per person and group, with the province."""
+    groups = []
+    for group, name in (
+        ("elderly", "social_development.elderly_registry"),
+        ("disabled", "social_development.disability_registry"),
+    ):
+        groups.append(
+            ok[name]
+            .select("person", F.substring("district_code", 1, 2).alias("province_code"))
+            .dropDuplicates(["person"])
+            .withColumn("group", F.lit(group))
+        )
+    return groups[0].unionByName(groups[1])
+
+
+def low_income_exclusion_truth(people: DataFrame, ok: Accepted) -> DataFrame:
+    """Elderly and disabled registrants by province: in the welfare registry, receiving an
+    allowance, insured employed, and none of the three (likely excluded)."""
+    base = _vulnerable(ok)
+    for flag, name in (
+        ("in_registry", "finance.welfare_registry"),
+        ("with_allowance", "social_development.benefit_recipients"),
+        ("insured_employed", "labour.social_security"),
+    ):
+        base = _flag(base, _persons(ok, name), flag)
+    none = F.col("in_registry").isNull() & F.col("with_allowance").isNull()
+    return base.groupBy("province_code", "group").agg(
+        F.count("*").alias("persons"),
+        _count("in_registry"),
+        _count("with_allowance"),
+        _count("insured_employed"),
+        F.sum((none & F.col("insured_employed").isNull()).cast("int"))
+        .cast("long")
+        .alias("likely_excluded"),
+    )
+
+
+def low_income_inclusion_truth(people: DataFrame, ok: Accepted) -> DataFrame:
+    """Registry members by province with a declared income, or an insured wage times 12, above
+    the registry's income ceiling."""
+    members = (
+        ok["finance.welfare_registry"]
+        .dropDuplicates(["person"])
+        .join(people.select("person", "province_code"), "person")
+    )
+    wages = (
+        ok["labour.social_security"]
+        .groupBy("person")
+        .agg((F.max("monthly_wage") * 12).alias("annual_wage"))
+    )
+    base = members.join(wages, "person", "left").select(
+        "province_code",
+        (F.col("annual_income_baht") > INCOME_CEILING_BAHT).alias("declared"),
+        F.coalesce(F.col("annual_wage") > INCOME_CEILING_BAHT, F.lit(False)).alias("insured"),
+    )
+    return base.groupBy("province_code").agg(
+        F.count("*").alias("registry_members"),
+        F.sum(F.col("declared").cast("int")).cast("long").alias("declared_above_ceiling"),
+        F.sum(F.col("insured").cast("int")).cast("long").alias("insured_wage_above_ceiling"),
+        F.sum((F.col("declared") | F.col("insured")).cast("int"))
+        .cast("long")
+        .alias("any_sign_above_ceiling"),
+    )
+
+
 def public_health_truth(people: DataFrame, ok: Accepted) -> DataFrame:
     """Elderly and disabled registrants by province: how many were screened, how many have
-    diabetes and hypertension (from their screening)."""
+    diabetes and hypertension (from their screening), how many of those had a service visit
+    for it (E11, I10), and the mean BMI and HbA1c of the screened."""
     screened = (
         ok["public_health.ncd_screening"]
         .select(
@@ -208,27 +280,26 @@ def public_health_truth(people: DataFrame, ok: Accepted) -> DataFrame:
             F.lit(1).alias("screened"),
             F.col("diabetes").cast("int").alias("diabetes"),
             F.col("hypertension").cast("int").alias("hypertension"),
+            "bmi",
+            "hba1c_pct",
         )
         .dropDuplicates(["person"])
     )
-    groups = []
-    for group, name in (
-        ("elderly", "social_development.elderly_registry"),
-        ("disabled", "social_development.disability_registry"),
-    ):
-        reg = (
-            ok[name]
-            .select("person", F.substring("district_code", 1, 2).alias("province_code"))
-            .dropDuplicates(["person"])
-            .withColumn("group", F.lit(group))
+    visits = ok["public_health.service_records"]
+    base = _vulnerable(ok).join(screened, "person", "left")
+    for flag, code in (("e11", "E11"), ("i10", "I10")):
+        base = _flag(
+            base, visits.where(F.col("diagnosis_icd10") == code).select("person").distinct(), flag
         )
-        groups.append(reg)
-    base = groups[0].unionByName(groups[1]).join(screened, "person", "left")
     return base.groupBy("group", "province_code").agg(
         F.count("*").alias("persons"),
         _count("screened"),
         _count("diabetes"),
         _count("hypertension"),
+        _count_both("diabetes", "e11", "diabetes_in_care"),
+        _count_both("hypertension", "i10", "hypertension_in_care"),
+        F.round(F.avg("bmi"), 2).alias("mean_bmi"),
+        F.round(F.avg("hba1c_pct"), 2).alias("mean_hba1c_pct"),
     )
 
 
@@ -243,6 +314,8 @@ def pollution_truth(people: DataFrame, ok: Accepted) -> DataFrame:
 
 TRUTHS: dict[str, Callable[[DataFrame, Accepted], DataFrame]] = {
     "low_income_overlap": low_income_overlap_truth,
+    "low_income_exclusion": low_income_exclusion_truth,
+    "low_income_inclusion": low_income_inclusion_truth,
     "agriculture_farm_households": agriculture_truth,
     "education_labour_employment": education_labour_truth,
     "public_health_vulnerable": public_health_truth,

@@ -14,6 +14,7 @@ from pooling.synth.random import below, choose, date_in_year, person_draw
 
 ICD10 = ("E11", "I10", "J06", "K29", "M54", "N39", "Z00", "A09", "J45", "E78")
 HOSPITAL_TYPES = ("HC", "CH", "GH", "RH")  # health centre, community, general, regional hospital
+INCOME_CEILING_BAHT = 100_000  # the registry's eligibility ceiling (annual income)
 
 
 def welfare_registry(people: DataFrame, plan: SynthPlan) -> DataFrame:
@@ -21,11 +22,12 @@ def welfare_registry(people: DataFrame, plan: SynthPlan) -> DataFrame:
     members = people.where(person_draw(plan.seed, "in_registry") < F.col("poverty")).withColumn(
         "u_income", person_draw(plan.seed, "income")
     )
-    # A few members declare incomes near or above the 100,000-baht eligibility ceiling: the
-    # inclusion errors the project looks for.
+    # A few members declare incomes above the eligibility ceiling: the inclusion errors the
+    # project looks for.
     income = F.when(
-        person_draw(plan.seed, "income_high") < 0.04, 100_000 + below(F.col("u_income"), 150_000)
-    ).otherwise(below(F.col("u_income"), 100_000))
+        person_draw(plan.seed, "income_high") < 0.04,
+        INCOME_CEILING_BAHT + below(F.col("u_income"), 150_000),
+    ).otherwise(below(F.col("u_income"), INCOME_CEILING_BAHT))
     return members.select(
         "person",
         F.concat(F.lit("WR"), F.lpad(F.col("person").cast("string"), 10, "0")).alias("registry_no"),
