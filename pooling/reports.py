@@ -40,10 +40,12 @@ def chart_data(cells: pd.DataFrame, chart: Chart) -> pd.DataFrame:
 def draw(data: pd.DataFrame, chart: Chart, path: Path) -> None:
     many = len(data.index) > 24
     fig, ax = plt.subplots(figsize=(12 if many else 8, 4.5), dpi=100)
+    # Few short labels read best horizontally; many or long ones turned.
+    rot = 0 if len(data.index) <= 12 and all(len(str(i)) <= 10 for i in data.index) else 90
     if chart.kind == "line":
-        data.plot(ax=ax, marker="o")
+        data.plot(ax=ax, marker="o", rot=rot)
     else:
-        data.plot.bar(ax=ax, width=0.8)
+        data.plot.bar(ax=ax, width=0.8, rot=rot)
     ax.set_title(chart.title)
     ax.set_xlabel(chart.x)
     ax.set_ylabel(chart.ylabel)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from projects import Chart, Output, register
@@ -24,7 +24,7 @@ PM25_STANDARD = 37.5
 SEASONS = (("haze", (1, 2, 3, 4)), ("rainy", (5, 6, 7, 8, 9, 10)), ("cool", (11, 12)))
 
 
-def season(date: str) -> F.Column:
+def season(date: str) -> Column:
     month = F.month(date)
     expr = None
     for name, months in SEASONS:
@@ -49,7 +49,7 @@ def daily(pool: Mapping[str, DataFrame]) -> DataFrame:
     )
 
 
-def _air() -> list[F.Column]:
+def _air() -> list[Column]:
     return [
         F.count("pm25").alias("days_measured"),
         count_if(F.col("pm25") > PM25_STANDARD, "days_above"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from projects import Chart, Output, register
@@ -60,7 +60,7 @@ def with_screening_and_care(pool: Mapping[str, DataFrame]) -> DataFrame:
     return people
 
 
-def _measures() -> list[F.Column]:
+def _measures() -> list[Column]:
     return [
         F.count(F.lit(1)).alias("persons"),
         count_if(F.col("screened").isNotNull(), "screened"),

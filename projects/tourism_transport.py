@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from projects import Chart, Output, register
@@ -59,7 +59,7 @@ def monthly(pool: Mapping[str, DataFrame]) -> DataFrame:
     )
 
 
-def _rate(accidents: str, visitors: str) -> F.Column:
+def _rate(accidents: Column | str, visitors: Column | str) -> Column:
     return rounded(F.try_divide(accidents, visitors) * PER_VISITORS, "accidents_per_100k_visitors")
 
 
@@ -81,8 +81,10 @@ def accidents_and_visitors(pool: Mapping[str, DataFrame]) -> DataFrame:
 
 
 def seasonality(pool: Mapping[str, DataFrame]) -> DataFrame:
-    national = monthly(pool).groupBy("month").agg(
-        *[F.sum(c).alias(c) for c in ("visitors", "passengers", "accidents", "deaths")]
+    national = (
+        monthly(pool)
+        .groupBy("month")
+        .agg(*[F.sum(c).alias(c) for c in ("visitors", "passengers", "accidents", "deaths")])
     )
     # The year's average month: one row, joined to each of the twelve.
     average = national.agg(
@@ -100,13 +102,6 @@ def seasonality(pool: Mapping[str, DataFrame]) -> DataFrame:
     )
 
 
-def _rate_of_sums() -> F.Column:
-    return rounded(
-        F.try_divide(F.sum("accidents"), F.sum("visitors")) * PER_VISITORS,
-        "accidents_per_100k_visitors",
-    )
-
-
 def province_profile(pool: Mapping[str, DataFrame]) -> DataFrame:
     m = monthly(pool)
     return m.groupBy("province_code").agg(
@@ -114,7 +109,7 @@ def province_profile(pool: Mapping[str, DataFrame]) -> DataFrame:
         F.sum("visitors").alias("visitors"),
         F.sum("accidents").alias("accidents"),
         F.sum("deaths").alias("deaths"),
-        _rate_of_sums(),
+        _rate(F.sum("accidents"), F.sum("visitors")),
         F.max_by("month", "accidents").alias("peak_accident_month"),
         correlation("visitors", "accidents", "corr_visitors_accidents"),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from projects import Chart, Output, register
@@ -26,7 +26,7 @@ FLOOD_STORAGE_PCT = 60  # ... with the reservoir this full
 RAIN_DAY_MM = 1.0
 
 
-def _month(column: str) -> F.Column:
+def _month(column: str) -> Column:
     return F.date_format(column, "yyyy-MM").alias("month")
 
 
