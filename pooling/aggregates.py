@@ -45,9 +45,7 @@ def check_aggregate(
     named = [c for c in df.columns if c in IDENTIFYING_COLUMNS]
     if named:
         raise AggregateError(f"{where} has identifying column(s) {named}; outputs are aggregates")
-    missing = [
-        c for c in (*output.dims, *([output.count] if output.count else [])) if c not in df.columns
-    ]
+    missing = [c for c in (*output.dims, *output.people_counts) if c not in df.columns]
     if missing:
         raise AggregateError(f"{where} declares column(s) {missing} it does not have {df.columns}")
     if person_level and not output.count:

@@ -198,7 +198,16 @@ class PoolSource(Strict):
 
 
 class DisclosureSettings(Strict):
-    min_cell_count: Annotated[int, Field(ge=1)]
+    """The secretariat's output checks for one project (established practice: ACRO/SACRO)."""
+
+    # A count of people under this is disclosive (threshold rule).
+    min_cell_count: Annotated[int, Field(ge=1)] = 10
+    # p% rule for magnitude cells: sensitive when the cell total minus its two largest
+    # contributions is under p% of the largest (the second could estimate the first that well).
+    dominance_p_percent: Annotated[float, Field(gt=0, lt=100)] = 10.0
+    # (n, k) rule: sensitive when the n largest contributions make up more than k% of the total.
+    dominance_n: Annotated[int, Field(ge=1)] = 2
+    dominance_k_percent: Annotated[float, Field(gt=0, le=100)] = 85.0
 
 
 class Lifecycle(Strict):

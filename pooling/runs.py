@@ -5,6 +5,8 @@ A run writes under ``outputs/<project>/<run_id>/``:
 - one Delta table per output, with its metadata (cells, count column, pool versions read);
 - ``<output>.png``, a chart of each headline output;
 - ``report.md``: what was computed, from which pool versions, how to read it;
+- ``_dominance/<output>``: for magnitude outputs, the largest contributions per cell, for the
+  review's dominance rules (secretariat only, never released);
 - ``manifest.json`` last, with status ``pending_review``. A run directory without a manifest is
   an interrupted run and is never offered for review.
 
@@ -17,11 +19,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
 
 import projects
 from pooling import audit, reports, tables
@@ -32,6 +36,8 @@ from pooling.zones import Zones
 from pseudonymize.standard import POOL_PSEUDONYM
 
 log = logging.getLogger(__name__)
+
+DOMINANCE_DIR = "_dominance"
 
 PENDING = "pending_review"
 # Charts are drawn from the written outputs on the driver; an aggregate is far smaller.
@@ -59,6 +65,19 @@ class RunReport:
         )
 
 
+def largest_contributions(contributions: DataFrame, dims: Sequence[str], n: int) -> DataFrame:
+    """Per cell and measure: how many contributors, the total, and the ``n`` largest values
+    (descending). Enough for the p% and (n, k) rules without keeping every contribution."""
+    rank = F.row_number().over(Window.partitionBy(*dims, "measure").orderBy(F.col("value").desc()))
+    ranked = contributions.withColumn("rank", rank)
+    top = F.sort_array(F.collect_list(F.when(F.col("rank") <= n, F.col("value"))), asc=False)
+    return ranked.groupBy(*dims, "measure").agg(
+        F.count(F.lit(1)).alias("contributors"),
+        F.sum("value").alias("total"),
+        top.alias("largest"),
+    )
+
+
 def run_project(
     spark: SparkSession, conf: Conf, zones: Zones, project: str, *, actor: str | None = None
 ) -> RunReport:
@@ -79,6 +98,7 @@ def run_project(
     )
     local = "://" not in report.directory
     facts: dict[str, reports.OutputFacts] = {}
+    dominance: dict[str, tables.Written] = {}
     for i, (name, output) in enumerate(outputs.items(), 1):
         log.info("  %s output %d/%d %s", project, i, len(outputs), name)
         written = tables.replace_table(
@@ -94,12 +114,31 @@ def run_project(
                 "how_to_read": output.how_to_read,
                 "dims": ",".join(output.dims),
                 "count_column": output.count or "",
+                "people_counts": ",".join(output.people_counts),
                 "headline": str(output.headline).lower(),
                 "lineage": lineage,
             },
         )
         report.outputs[name] = written
         report.dims[name] = output.dims
+        if output.contributions is not None:
+            support = largest_contributions(
+                output.contributions, output.dims, max(2, spec.disclosure.dominance_n)
+            )
+            dominance[name] = tables.replace_table(
+                spark,
+                support,
+                zones.outputs(project, run_id, DOMINANCE_DIR, name),
+                {
+                    "kind": "dominance_support",
+                    "project": project,
+                    "run_id": run_id,
+                    "description": (
+                        f"The largest contributions per cell of {name}, for the dominance "
+                        "rules. Secretariat only; never released."
+                    ),
+                },
+            )
         chart_file, data = None, None
         if output.chart and local:
             cells = tables.read_version(spark, written.path, written.version)
@@ -125,8 +164,11 @@ def run_project(
                 "title": outputs[n].title,
                 "dims": list(outputs[n].dims),
                 "count_column": outputs[n].count,
+                "people_counts": list(outputs[n].people_counts),
+                "dominance_support": dominance[n].path if n in dominance else None,
                 "headline": outputs[n].headline,
                 "chart": facts[n].chart_file,
+                "chart_spec": asdict(outputs[n].chart) if outputs[n].chart else None,
             }
             for n, w in report.outputs.items()
         },

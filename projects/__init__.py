@@ -72,10 +72,20 @@ class Output:
     how_to_read: str
     count: str | None = None
     chart: Chart | None = None
+    # Further columns that count people in the cell (subsets of ``count``), checked like it.
+    counts: tuple[str, ...] = ()
+    # Magnitude tables: one row per contributor to a summed column, with the output's dims,
+    # ``measure`` (the summed column) and ``value`` (the contribution). The run keeps the
+    # largest contributions per cell so the review can apply the dominance rules.
+    contributions: DataFrame | None = None
 
     @property
     def headline(self) -> bool:
         return self.chart is not None
+
+    @property
+    def people_counts(self) -> tuple[str, ...]:
+        return ((self.count,) if self.count else ()) + self.counts
 
 
 ProjectFn = Callable[[Mapping[str, DataFrame]], dict[str, Output]]

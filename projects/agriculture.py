@@ -49,13 +49,41 @@ def price_swings(prices: DataFrame) -> DataFrame:
     )
 
 
-def price_exposure(pool: Mapping[str, DataFrame]) -> DataFrame:
+def registry_plots(pool: Mapping[str, DataFrame]) -> DataFrame:
+    """The plots of farm households whose head is in the welfare registry."""
     in_registry = (
         pool["farmer_registry"]
         .select(PP)
         .join(pool["welfare_registry"].select(PP), PP, "left_semi")
     )
-    plots = pool["plots"].join(in_registry.distinct(), PP, "left_semi")
+    return pool["plots"].join(in_registry.distinct(), PP, "left_semi")
+
+
+def area_contributions(pool: Mapping[str, DataFrame]) -> DataFrame:
+    """Each household's area in a cell of ``price_exposure``: the dominance rules' input."""
+    per_household = (
+        registry_plots(pool)
+        .groupBy("province_code", "crop", PP)
+        .agg(
+            F.sum("area_rai").alias("area_rai"),
+            F.sum(F.when(~F.col("irrigated"), F.col("area_rai"))).alias("rainfed_area_rai"),
+        )
+    )
+    measures = F.array(
+        *[
+            F.struct(F.lit(m).alias("measure"), F.col(m).cast("double").alias("value"))
+            for m in ("area_rai", "rainfed_area_rai")
+        ]
+    )
+    return (
+        per_household.select("province_code", "crop", F.explode(measures).alias("c"))
+        .select("province_code", "crop", "c.*")
+        .where(F.col("value").isNotNull())
+    )
+
+
+def price_exposure(pool: Mapping[str, DataFrame]) -> DataFrame:
+    plots = registry_plots(pool)
     grown = plots.groupBy("province_code", "crop").agg(
         F.countDistinct(PP).alias("registry_farm_households"),
         F.count(F.lit(1)).alias("plots"),
@@ -72,6 +100,7 @@ def run(pool: Mapping[str, DataFrame]) -> dict[str, Output]:
             farm_households_in_registry(pool),
             dims=("province_code", "main_crop"),
             count="farm_households",
+            counts=("in_welfare_registry",),
             title="Registered farm households in the state-welfare registry, by province and crop",
             how_to_read=(
                 "Each row is one province and main crop of the farmer registry. farm_households "
@@ -91,6 +120,8 @@ def run(pool: Mapping[str, DataFrame]) -> dict[str, Output]:
             price_exposure(pool),
             dims=("province_code", "crop"),
             count="registry_farm_households",
+            counts=("plots",),
+            contributions=area_contributions(pool),
             title="Registry farmers' plots and the price swing of the crop grown on them",
             how_to_read=(
                 "Each row is one province and crop, over the plots of farm households in the "

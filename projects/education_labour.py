@@ -54,10 +54,7 @@ def employment_within_12m(pool: Mapping[str, DataFrame]) -> DataFrame:
 
 def local_demand(establishments: DataFrame) -> DataFrame:
     """Per province and field: the share of establishments' employees in the field's sections."""
-    sections = establishments.sparkSession.createDataFrame(
-        [(f, s) for f, ss in FIELD_SECTIONS.items() for s in ss],
-        "field string, isic_section string",
-    )
+    sections = _sections(establishments)
     total = establishments.groupBy("province_code").agg(F.sum("employees").alias("all_employees"))
     by_field = (
         establishments.join(F.broadcast(sections), "isic_section")
@@ -69,6 +66,24 @@ def local_demand(establishments: DataFrame) -> DataFrame:
         "field",
         "employees",
         F.try_divide("employees", "all_employees").alias("demand_share"),
+    )
+
+
+def employee_contributions(pool: Mapping[str, DataFrame]) -> DataFrame:
+    """Each establishment's employees in a cell's ``local_employees``: the dominance input."""
+    e = pool["establishments"]
+    return e.join(F.broadcast(_sections(e)), "isic_section").select(
+        F.col("province_code").alias("institution_province"),
+        "field",
+        F.lit("local_employees").alias("measure"),
+        F.col("employees").cast("double").alias("value"),
+    )
+
+
+def _sections(df: DataFrame) -> DataFrame:
+    return df.sparkSession.createDataFrame(
+        [(f, s) for f, ss in FIELD_SECTIONS.items() for s in ss],
+        "field string, isic_section string",
     )
 
 
@@ -103,6 +118,7 @@ def run(pool: Mapping[str, DataFrame]) -> dict[str, Output]:
             employment_within_12m(pool),
             dims=("field", "institution_province"),
             count="graduates",
+            counts=("employed_12m",),
             title="Graduates in insured employment within 12 months, by field and province",
             how_to_read=(
                 "Each row is one field of study and the province of the institution. graduates "
@@ -123,6 +139,8 @@ def run(pool: Mapping[str, DataFrame]) -> dict[str, Output]:
             field_demand(pool),
             dims=("institution_province", "field"),
             count="graduates",
+            counts=("employed_12m",),
+            contributions=employee_contributions(pool),
             title="Fields of study against local industry demand, by province",
             how_to_read=(
                 "Each row is one province and field. graduate_share_pct is the field's share of "

@@ -89,6 +89,7 @@ def run(pool: Mapping[str, DataFrame]) -> dict[str, Output]:
             welfare_overlap(pool),
             dims=GROUP,
             count="registry_members",
+            counts=tuple(f"in_{n}" for n in OTHERS),
             title="Registry members found in other agencies' data, by province, sex and age band",
             how_to_read=(
                 "Each row is one province, sex and age band of the welfare registry. "
@@ -108,6 +109,7 @@ def run(pool: Mapping[str, DataFrame]) -> dict[str, Output]:
             likely_exclusion_errors(pool),
             dims=("province_code", "group"),
             count="persons",
+            counts=("in_registry", "with_allowance", "insured_employed", "likely_excluded"),
             title="Elderly and disabled people outside the registry with no income support",
             how_to_read=(
                 "Each row is one province and group (elderly: the elderly registry; disabled: the "
@@ -128,6 +130,11 @@ def run(pool: Mapping[str, DataFrame]) -> dict[str, Output]:
             likely_inclusion_errors(pool),
             dims=("province_code",),
             count="registry_members",
+            counts=(
+                "declared_above_ceiling",
+                "insured_wage_above_ceiling",
+                "any_sign_above_ceiling",
+            ),
             title="Registry members with signs of an income above the registry's ceiling",
             how_to_read=(
                 f"Each row is one province. declared_above_ceiling counts members whose declared "

@@ -81,6 +81,7 @@ def vulnerable_ncd_by_subgroup(pool: Mapping[str, DataFrame]) -> DataFrame:
     return with_screening_and_care(pool).groupBy("group", "subgroup").agg(*_measures())
 
 
+PH_COUNTS = ("screened", "diabetes", "hypertension", "diabetes_in_care", "hypertension_in_care")
 HOW = (
     "persons counts the registrants (a person in both registries counts in both groups); "
     "screened those with an NCD screening; diabetes and hypertension those the latest screening "
@@ -98,6 +99,7 @@ def run(pool: Mapping[str, DataFrame]) -> dict[str, Output]:
             vulnerable_ncd(pool),
             dims=("group", "province_code"),
             count="persons",
+            counts=PH_COUNTS,
             title="Diabetes and hypertension among elderly and disabled people, by province",
             how_to_read="Each row is one group (elderly, disabled) and province. " + HOW,
             chart=Chart(
@@ -113,6 +115,7 @@ def run(pool: Mapping[str, DataFrame]) -> dict[str, Output]:
             vulnerable_ncd_by_subgroup(pool),
             dims=("group", "subgroup"),
             count="persons",
+            counts=PH_COUNTS,
             title="Diabetes and hypertension by subgroup (living alone; type of disability)",
             how_to_read=(
                 "Each row is one subgroup, over all provinces: elderly people living alone or not, "
