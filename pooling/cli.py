@@ -62,6 +62,26 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--project")
     which.add_argument("--all", action="store_true", help="every configured project")
 
+    rv = sub.add_parser("review", help="the secretariat's output review: check, decide, release")
+    rsub = rv.add_subparsers(dest="review_command", required=True)
+    rsub.add_parser("list", help="runs waiting for review")
+    rs = rsub.add_parser("show", help="run the disclosure checks; write a review page per output")
+    rs.add_argument("run", help="PROJECT/RUN_ID, as `review list` shows it")
+    for verb, text in (("approve", "approve and release"), ("reject", "reject: release nothing")):
+        ra = rsub.add_parser(verb, help=f"{text} a run's outputs")
+        ra.add_argument("run", help="PROJECT/RUN_ID")
+        ra.add_argument("--reason", required=True, help="why: goes to the audit table")
+        ra.add_argument("--reviewer", default=None, help="default: the current user")
+        if verb == "approve":
+            ra.add_argument(
+                "--output", action="append", help="only this output (repeatable); default all"
+            )
+            ra.add_argument(
+                "--suppress",
+                action="store_true",
+                help="release with primary and secondary suppression applied",
+            )
+
     sub.add_parser("catalog", help="list every table with its metadata")
     rt = sub.add_parser(
         "retention", help="destroy expired extracts and quarantines, vacuum old table versions"
@@ -186,6 +206,9 @@ def _run(args: argparse.Namespace) -> int:
         print(render_pseudonymize(bench_pseudonymize(spark, args.rows, repeats=args.repeats)))
         return 0
 
+    if args.command == "review":
+        return _review(ctx, args)
+
     if args.command in ("catalog", "lineage"):
         from pooling.catalog import lineage, list_tables, render_catalog
 
@@ -243,6 +266,43 @@ def _run(args: argparse.Namespace) -> int:
             print(run_project(spark, ctx.conf, ctx.zones, project).summary())
         return 0
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _review(ctx: _Context, args: argparse.Namespace) -> int:
+    from pooling import review
+    from pooling.audit import current_actor
+
+    if args.review_command == "list":
+        runs = review.pending(ctx.zones)
+        for m in runs:
+            outs = ", ".join(f"{n} ({o['rows']:,} rows)" for n, o in m["outputs"].items())
+            print(f"{m['project']}/{m['run_id']}  {outs}")
+        print(f"{len(runs)} run(s) waiting for review")
+        return 0
+    spark = ctx.spark()
+    if args.review_command == "show":
+        run = review.review_run(spark, ctx.conf, ctx.zones, args.run)
+        pages = review.write_pages(run, ctx.conf)
+        for name, r in run.outputs.items():
+            checks = ", ".join(
+                f"{c.name} {'ok' if c.passed else f'{len(c.cells)} cell(s)'}" for c in r.checks
+            )
+            print(f"{name}: {checks}; suppression would hide {len(r.suppression.cells)} cell(s)")
+            print(f"  page {pages[name]}")
+        return 0
+    run = review.decide(
+        spark,
+        ctx.conf,
+        ctx.zones,
+        args.run,
+        approve=args.review_command == "approve",
+        reviewer=args.reviewer or current_actor(),
+        reason=args.reason,
+        outputs=getattr(args, "output", None),
+        apply_suppression=getattr(args, "suppress", False),
+    )
+    print(f"{run.ref}: {run.manifest['status']} by {run.manifest['review']['reviewer']}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -223,6 +223,99 @@ def _raw_values(landing: Path) -> set[str]:
     return {v for v in values if len(v) >= 4}
 
 
+def test_review_flags_small_cells_and_releases_only_what_was_approved(
+    demo, spark_session, conf, monkeypatch, capsys
+):
+    from pooling import cli, review
+    from pooling.review import ReviewError
+
+    report, zones, data = demo
+    spark = spark_session
+    runs = {m["project"]: f"{m['project']}/{m['run_id']}" for m in review.pending(zones)}
+    assert set(runs) == set(conf.projects)
+    released = data / "released"
+
+    # Every cell under the threshold, in every output of a run, is flagged.
+    run = review.review_run(spark, conf, zones, runs["low_income"])
+    for name, r in run.outputs.items():
+        df = spark.read.format("delta").load(r.source["path"]).toPandas()
+        small = {
+            (tuple(row[d] for d in r.meta.dims), c)
+            for _, row in df.iterrows()
+            for c in r.meta.people_counts
+            if 0 < row[c] < 10
+        }
+        threshold = next(c for c in r.checks if c.name == "threshold")
+        flagged = {(tuple(x[d] for d in r.meta.dims), x["column"]) for x in threshold.cells}
+        assert flagged == small and small, name
+    pages = review.write_pages(run, conf)
+    assert "threshold" in pages["welfare_overlap"].read_text(encoding="utf-8")
+
+    # Approving outputs that fail their checks is refused; nothing is released.
+    with pytest.raises(ReviewError, match="fails"):
+        review.decide(
+            spark, conf, zones, runs["low_income"], approve=True, reviewer="r1", reason="looks fine"
+        )
+    assert not released.exists() or not any(released.rglob("manifest.json"))
+
+    # With suppression: released, and no released count of people is under the threshold.
+    review.decide(
+        spark,
+        conf,
+        zones,
+        runs["low_income"],
+        approve=True,
+        reviewer="r1",
+        reason="small cells suppressed",
+        apply_suppression=True,
+    )
+    review.decide(
+        spark,
+        conf,
+        zones,
+        runs["agriculture"],
+        approve=False,
+        reviewer="r1",
+        reason="price exposure needs a coarser grouping",
+    )
+    with pytest.raises(ReviewError, match="already decided"):
+        review.decide(
+            spark,
+            conf,
+            zones,
+            runs["agriculture"],
+            approve=True,
+            reviewer="r2",
+            reason="second thoughts",
+            apply_suppression=True,
+        )
+    out = json.loads(next(released.glob("low_income/*/manifest.json")).read_text())
+    assert out["status"] == "approved" and set(out["outputs"]) == set(run.outputs)
+    for name, o in out["outputs"].items():
+        df = spark.read.format("delta").load(str(released / "low_income" / out["run_id"] / name))
+        meta = run.outputs[name].meta
+        for c in meta.people_counts:
+            values = [r[0] for r in df.select(c).collect() if r[0] is not None]
+            assert all(v == 0 or v >= 10 for v in values), (name, c)
+        assert o["suppressed"] and o["checks_as_released"]["threshold"]["passed"]
+
+    # released/ holds approved runs only, each complete with its manifest, and audited.
+    assert sorted(p.name for p in released.iterdir()) == ["low_income"]
+    assert [p.name for p in (released / "low_income").iterdir()] == [out["run_id"]]
+    events = spark.read.format("delta").load(zones.audit)
+    decisions = {
+        (r["subject"], json.loads(r["details"])["decision"])
+        for r in events.where("action = 'review'").collect()
+    }
+    assert decisions == {(runs["low_income"], "approved"), (runs["agriculture"], "rejected")}
+    assert events.where(f"action = 'release' AND subject = '{runs['low_income']}'").count() == 1
+
+    # The CLI lists what still waits.
+    monkeypatch.setenv("POOLING_DATA_ROOT", str(data))
+    assert cli.main(["review", "list"]) == 0
+    assert "5 run(s) waiting for review" in capsys.readouterr().out
+
+
 def test_no_raw_identifier_outside_landing_and_linkage(demo):
     _, _, data = demo
     raw = _raw_values(data / "landing")
