@@ -8,16 +8,16 @@ DELTA_ARTIFACT := io.delta:delta-spark_4.1_2.13:4.3.1
 PERSONS ?= 100000
 SEED    ?= 2560
 
-.PHONY: demo test setup venv jars key check lint bench clean
+.PHONY: demo test setup venv jars authz ldap key check lint bench clean
 
 demo: venv jars key
 	$(VENV)/bin/pooling demo --persons $(PERSONS) --seed $(SEED)
 
 # Tests make their own keys and data under temporary folders.
-test: venv jars
+test: venv jars authz ldap
 	$(VENV)/bin/pytest -q
 
-setup: venv jars key
+setup: venv jars authz ldap key
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -32,6 +32,26 @@ jars: $(JARS)/.fetched
 $(JARS)/.fetched: build/delta-jars.pom.xml
 	mvn -B -q -f build/delta-jars.pom.xml dependency:copy-dependencies \
 	    -DincludeScope=runtime -DoutputDirectory=$(abspath $(JARS))
+	touch $@
+
+# The analysts' access rule (a Spark session extension), compiled against the installed PySpark.
+AUTHZ_SRC := build/authz/src/pooling/authz/PoolingAuthz.java
+authz: .cache/authz/pooling-authz.jar
+.cache/authz/pooling-authz.jar: $(AUTHZ_SRC) $(VENV)/.installed
+	rm -rf .cache/authz && mkdir -p .cache/authz/classes
+	javac --release 17 -nowarn -d .cache/authz/classes \
+	    -cp "$$($(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')/jars/*" $(AUTHZ_SRC)
+	jar cf $@ -C .cache/authz/classes .
+
+# OpenLDAP from Debian's packages, unpacked into .cache (no root install): the tests start a
+# throwaway directory server with it to authenticate analysts.
+LDAP_DEBS := slapd ldap-utils libltdl7 libwrap0
+ldap: .cache/ldap/.fetched
+.cache/ldap/.fetched:
+	rm -rf .cache/ldap && mkdir -p .cache/ldap/debs
+	cd .cache/ldap/debs && (apt-get download $(LDAP_DEBS) || \
+	    (apt-get update -qq && apt-get download $(LDAP_DEBS)))
+	for f in .cache/ldap/debs/*.deb; do dpkg -x $$f .cache/ldap/root; done
 	touch $@
 
 # A local master key for the demo, mode 0600, never committed (.keys/ is git-ignored).
