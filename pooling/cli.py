@@ -82,6 +82,15 @@ def _parser() -> argparse.ArgumentParser:
                 help="release with primary and secondary suppression applied",
             )
 
+    sv = sub.add_parser("serve", help="the analysts' SQL endpoint (Spark Thrift server, LDAP)")
+    sv.add_argument("--port", type=int, default=10000)
+    sv.add_argument("--ldap-url", default="ldap://127.0.0.1:3389")
+    sv.add_argument("--ldap-base-dn", default="ou=people,dc=pooling,dc=local")
+    sv.add_argument("--stop-after", type=float, default=None, help=argparse.SUPPRESS)
+    sq = sub.add_parser("sql", help="one SQL statement as an analyst, under their grants")
+    sq.add_argument("--as", dest="analyst", required=True, help="the analyst's name")
+    sq.add_argument("statement")
+
     sub.add_parser("catalog", help="list every table with its metadata")
     rt = sub.add_parser(
         "retention", help="destroy expired extracts and quarantines, vacuum old table versions"
@@ -208,6 +217,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.command == "review":
         return _review(ctx, args)
+    if args.command in ("serve", "sql"):
+        return _access(ctx, args)
 
     if args.command in ("catalog", "lineage"):
         from pooling.catalog import lineage, list_tables, render_catalog
@@ -266,6 +277,29 @@ def _run(args: argparse.Namespace) -> int:
             print(run_project(spark, ctx.conf, ctx.zones, project).summary())
         return 0
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _access(ctx: _Context, args: argparse.Namespace) -> int:
+    from pooling import access
+
+    ldap = (
+        access.LdapSettings(args.ldap_url, args.ldap_base_dn) if args.command == "serve" else None
+    )
+    spark = access.access_session(
+        ctx.profile,
+        ctx.conf,
+        ctx.zones,
+        ctx.base_dir,
+        ldap=ldap,
+        port=args.port if args.command == "serve" else None,
+    )
+    _started.append(spark)
+    if args.command == "serve":
+        access.serve(spark, ctx.conf, ctx.zones, stop_after=args.stop_after)
+        return 0
+    result = access.run_sql(spark, ctx.conf, ctx.zones, args.analyst, args.statement)
+    print(result.to_string(index=False))
+    return 0
 
 
 def _review(ctx: _Context, args: argparse.Namespace) -> int:

@@ -207,11 +207,23 @@ def read_version(spark: SparkSession, path: str, version: int | None = None) -> 
 
 
 def ensure_append_only(spark: SparkSession, path: str, schema_ddl: str, description: str) -> None:
-    """Create an empty append-only table (Delta refuses UPDATE and DELETE on it) if missing."""
-    spark.sql(
-        f"CREATE TABLE IF NOT EXISTS {_ident(path)} ({schema_ddl}) USING DELTA "
-        f"TBLPROPERTIES ('delta.appendOnly' = 'true', "
-        f"{_sql_string(PREFIX + 'description')} = {_sql_string(description)})"
+    """Create an empty append-only table (Delta refuses UPDATE and DELETE on it) if missing.
+
+    Through the builder API, not path SQL: the analysts' access driver, which audits their
+    queries, runs with path-based SQL switched off.
+    """
+    from delta.tables import DeltaTable
+    from pyspark.sql.types import _parse_datatype_string
+
+    if exists(spark, path):
+        return
+    (
+        DeltaTable.createIfNotExists(spark)
+        .location(path)
+        .addColumns(_parse_datatype_string(schema_ddl))
+        .property("delta.appendOnly", "true")
+        .property(PREFIX + "description", description)
+        .execute()
     )
 
 

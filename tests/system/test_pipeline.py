@@ -8,31 +8,10 @@ import pytest
 from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
-from pooling.demo import TRUTH_CHECKS, run_demo
+from pooling.demo import TRUTH_CHECKS
 
 PERSONS = 4000
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def demo(spark_session, conf, tmp_path_factory):
-    from pooling.config import Profile
-    from pooling.zones import Zones
-    from pseudonymize import SecretKey
-
-    root = tmp_path_factory.mktemp("pipeline")
-    profile = Profile.model_validate(
-        {
-            "name": "test",
-            "description": "system test",
-            "spark": {"master": "local[2]", "driver_memory": "1g", "shuffle_partitions": 2},
-            "storage": {"root": str(root / "data")},
-        }
-    )
-    zones = Zones.for_profile(profile, root)
-    key = SecretKey(bytes(range(50, 90)), "master")
-    report = run_demo(spark_session, conf, zones, key, persons=PERSONS, seed=11)
-    return report, zones, root / "data"
 
 
 def test_headline_figures_equal_the_ground_truth(demo):

@@ -1,0 +1,36 @@
+"""`pooling sql --as ANALYST`: the same grants and audit as the SQL endpoint, for local use."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+POOLING = Path(sys.executable).parent / "pooling"
+
+
+def _sql(data, analyst, statement):
+    env = {**os.environ, "POOLING_DATA_ROOT": str(data)}
+    return subprocess.run(
+        [POOLING, "sql", "--as", analyst, statement],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_pooling_sql_applies_the_grants_and_audits(demo, spark_session):
+    report, zones, data = demo
+    rows = next(p for p in report.pools if p.project == "agriculture").tables["plots"].rows
+    ok = _sql(data, "oae_analyst", "SELECT count(*) AS n FROM agriculture.plots")
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert ok.stdout.split()[-1] == str(rows)
+    refused = _sql(data, "oae_analyst", "SELECT * FROM low_income.welfare_registry")
+    assert refused.returncode == 2
+    assert "not in a granted project" in refused.stderr
+    events = spark_session.read.format("delta").load(zones.audit).where("action = 'query'")
+    mine = [json.loads(r["details"]) for r in events.where("actor = 'oae_analyst'").collect()]
+    assert any(d["allowed"] and d["tables"] == ["agriculture.plots"] for d in mine)
