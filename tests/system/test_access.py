@@ -42,7 +42,8 @@ def ldap(tmp_path_factory):
     d = tmp_path_factory.mktemp("ldap")
     (d / "db").mkdir()
     env = _ldap_env()
-    users = {"fpo_analyst": secrets.token_urlsafe(12), "oae_analyst": secrets.token_urlsafe(12)}
+    # Hex: a password starting with "-" would read as an option to beeline.
+    users = {"fpo_analyst": secrets.token_hex(12), "oae_analyst": secrets.token_hex(12)}
     schema = LDAP / "etc" / "ldap" / "schema"
     (d / "slapd.conf").write_text(
         "".join(f"include {schema}/{s}.schema\n" for s in ("core", "cosine", "inetorgperson"))
@@ -169,6 +170,9 @@ def test_no_other_project_and_no_other_zone_is_reachable(served, demo):
 
 def test_an_unauthenticated_client_is_refused(served):
     port, users, _ = served
+    # The server is up and lets the right credentials in ...
+    assert _beeline(port, "oae_analyst", users["oae_analyst"], "SELECT 1").returncode == 0
+    # ... and nobody else.
     for user, password in (
         (None, None),
         ("fpo_analyst", "wrong-" + users["fpo_analyst"]),
