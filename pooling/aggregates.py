@@ -16,11 +16,9 @@ from pyspark.sql.types import StringType
 from pooling.errors import AggregateError
 from pooling.ingest import RECORD_KEY
 from projects import Output
-from pseudonymize.standard import LINKAGE_PSEUDONYM, POOL_PSEUDONYM
+from pseudonymize.standard import LINKAGE_PSEUDONYM, POOL_PSEUDONYM, PSEUDONYM_PATTERN
 
 IDENTIFYING_COLUMNS = (POOL_PSEUDONYM, LINKAGE_PSEUDONYM, RECORD_KEY)
-# What any HMAC pseudonym of the standard looks like, whatever the column is called.
-PSEUDONYM_PATTERN = "^[0-9a-f]{64}$"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 from pooling.config import ColumnSpec
 from pooling.reference import province_codes
-from pseudonymize.standard import LINKAGE_PSEUDONYM, POOL_PSEUDONYM, FieldClass, Standard
+from pseudonymize.standard import (
+    LINKAGE_PSEUDONYM,
+    POOL_PSEUDONYM,
+    PSEUDONYM_PATTERN,
+    FieldClass,
+    Standard,
+)
 
 
 def _province_in() -> str:
@@ -65,8 +71,7 @@ def as_properties(constraints: Iterable[Constraint]) -> dict[str, str]:
 
 
 def _pseudonym_format(column: str) -> Constraint:
-    # Pseudonyms are lowercase hex HMAC-SHA256 digests.
-    cond = f"`{column}` IS NOT NULL AND `{column}` RLIKE '^[0-9a-f]{{64}}$'"
+    cond = f"`{column}` IS NOT NULL AND `{column}` RLIKE '{PSEUDONYM_PATTERN}'"
     return Constraint(f"{column}_format", column, cond)
 
 

@@ -28,8 +28,7 @@ from typing import Literal
 import pandas as pd
 
 from pooling.config import DisclosureSettings
-
-PSEUDONYM_PATTERN = r"^[0-9a-f]{64}$"
+from pseudonymize.standard import PSEUDONYM_PATTERN
 
 
 @dataclass(frozen=True)

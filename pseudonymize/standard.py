@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 LINKAGE_PSEUDONYM = "linkage_pseudonym"
 POOL_PSEUDONYM = "pool_pseudonym"
+# Every pseudonym of the standard: a lowercase hex HMAC-SHA256 digest (a regular expression).
+PSEUDONYM_PATTERN = "^[0-9a-f]{64}$"
 
 
 class FieldClass(StrEnum):

@@ -67,7 +67,7 @@ def test_every_project_ran_with_charts_and_a_report(demo, conf):
             assert f"### {name}" in text
 
 
-def _pseudonyms(spark, paths, column):
+def _column_values(spark, paths, column):
     from functools import reduce
 
     frames = [spark.read.format("delta").load(p).select(F.col(column).alias("v")) for p in paths]
@@ -86,8 +86,8 @@ def test_outputs_hold_aggregates_only(demo, spark_session):
     linkage = [
         p for p in linkage if "linkage_pseudonym" in spark.read.format("delta").load(p).columns
     ]
-    known = _pseudonyms(spark, person_pools, "pool_pseudonym").unionByName(
-        _pseudonyms(spark, linkage, "linkage_pseudonym")
+    known = _column_values(spark, person_pools, "pool_pseudonym").unionByName(
+        _column_values(spark, linkage, "linkage_pseudonym")
     )
     assert known.count() > 10_000
     outputs = [(run, n, w) for run in report.runs.values() for n, w in run.outputs.items()]
@@ -97,7 +97,7 @@ def test_outputs_hold_aggregates_only(demo, spark_session):
         assert not {"pool_pseudonym", "linkage_pseudonym", "_record_key"} & set(df.columns)
         text = [f.name for f in df.schema.fields if f.dataType.typeName() == "string"]
         if text:
-            values = _pseudonyms(spark, [written.path], text[0])
+            values = _column_values(spark, [written.path], text[0])
             for c in text[1:]:
                 values = values.unionByName(df.select(F.col(c).alias("v")))
             assert values.join(known, "v", "left_semi").count() == 0, (run.project, name)

@@ -22,7 +22,7 @@ def _table(seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["province_code", "sex", "persons", "screened", "mean_bmi"])
 
 
-def _by(check, *names):
+def _by(check):
     return {(c["province_code"], c.get("sex"), c["column"]) for c in check.cells}
 
 
