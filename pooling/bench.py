@@ -212,3 +212,77 @@ def bench_synth(spark: SparkSession, persons: int, seed: int, out: str) -> str:
         f"{size / 2**20:,.0f} MiB in {seconds:,.0f} s = {rows / seconds:,.0f} rows/s; "
         f"peak memory (driver JVM + Python) {mem.peak / 2**30:.1f} GiB"
     )
+
+
+# --------------------------------------------------------------------------- the pipeline at scale
+
+PIPELINE_STAGES = ("synth", "ingest", "pool", "run")
+
+
+@dataclass(frozen=True)
+class PipelineFigures:
+    persons: int
+    seconds: dict[str, float]  # stage → seconds (PIPELINE_STAGES)
+    rows: int  # extract rows ingested
+    peak_bytes: int  # resident memory of the driver JVM, Python and its workers
+    truth_ok: bool
+    mismatches: int
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+
+def bench_pipeline(
+    spark: SparkSession, conf, zones, persons: int, seed: int, project: str
+) -> PipelineFigures:
+    """Synthesise ``persons``, ingest what ``project`` pools, build its pool and run it, timed per
+    stage, under a throwaway key; the outputs are checked against the generator's ground truth
+    (a fast wrong answer is no benchmark)."""
+    from pooling.demo import run_demo
+    from pseudonymize import SecretKey
+
+    key = SecretKey(secrets.token_bytes(32), "master")  # never the master key
+    with PeakMemory() as mem:
+        report = run_demo(spark, conf, zones, key, persons=persons, seed=seed, projects=[project])
+    stages = {s: 0.0 for s in PIPELINE_STAGES}
+    for name, seconds in report.seconds.items():
+        stages[name.split(" ")[0]] += seconds
+    return PipelineFigures(
+        persons=persons,
+        seconds=stages,
+        rows=sum(r.input_rows for r in report.ingests),
+        peak_bytes=mem.peak,
+        truth_ok=not report.mismatches and bool(report.checked),
+        mismatches=len(report.mismatches),
+    )
+
+
+def pipeline_line(f: PipelineFigures) -> str:
+    stages = "".join(f"{f.seconds[s]:>9.0f}" for s in PIPELINE_STAGES)
+    return (
+        f"{f.persons:>11,}{f.rows:>13,}{stages}{f.total:>10.0f}{f.rows / f.total:>11,.0f}"
+        f"{f.peak_bytes / 2**30:>10.1f}  "
+        + ("matches" if f.truth_ok else f"DIFFERS in {f.mismatches} place(s)")
+    )
+
+
+def render_pipeline(figures: list[PipelineFigures], project: str) -> str:
+    """One line per size, then each size's time against the smallest's, next to the ideal."""
+    head = "".join(f"{s:>9}" for s in PIPELINE_STAGES)
+    lines = [
+        f"pipeline benchmark: synth, ingest, pool and run of {project}",
+        f"{'persons':>11}{'rows in':>13}{head}{'total s':>10}{'rows/s':>11}{'peak GiB':>10}  truth",
+        *map(pipeline_line, figures),
+    ]
+    base = figures[0]
+    if len(figures) > 1:
+        lines.append("")
+        for f in figures[1:]:
+            scale = f.persons / base.persons
+            lines.append(
+                f"t({f.persons / 1e6:g}M)/t({base.persons / 1e6:g}M) = "
+                f"{f.total / base.total:5.2f}   "
+                f"(data x{scale:g}; near-linear means <= {scale + 1:g})"
+            )
+    return "\n".join(lines)

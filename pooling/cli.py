@@ -115,6 +115,18 @@ def _parser() -> argparse.ArgumentParser:
     bp = bsub.add_parser("pseudonymize", help="native HMAC vs Python/pandas UDFs vs sha2")
     bp.add_argument("--rows", type=int, default=10_000_000)
     bp.add_argument("--repeats", type=int, default=3)
+    bl = bsub.add_parser(
+        "pipeline",
+        help="time and peak memory of synth, ingest, pool and one project's run, per size",
+    )
+    bl.add_argument("--persons", type=int, nargs="+", required=True, help="one or more sizes")
+    bl.add_argument("--seed", type=int, default=2560)
+    bl.add_argument("--project", default="low_income")
+    bl.add_argument(
+        "--root", type=Path, default=None, help="work folder (default: <data root>/_bench)"
+    )
+    bl.add_argument("--keep", action="store_true", help="keep each size's data afterwards")
+    bl.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a child: one size
     bs = bsub.add_parser("synth", help="time, rows/s and peak memory of the synthetic extracts")
     bs.add_argument("--persons", type=int, required=True)
     bs.add_argument("--seed", type=int, default=2560)
@@ -199,6 +211,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wrote extracts and manifest.json under {args.out} in {time.monotonic() - t0:.0f} s")
         return 0
 
+    if args.command == "bench" and args.bench_command == "pipeline":
+        return _bench_pipeline(ctx, args)
     if args.command == "bench" and args.bench_command == "synth":
         from pooling.bench import bench_synth
 
@@ -277,6 +291,56 @@ def _run(args: argparse.Namespace) -> int:
             print(run_project(spark, ctx.conf, ctx.zones, project).summary())
         return 0
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _bench_pipeline(ctx: _Context, args: argparse.Namespace) -> int:
+    """Each size in a fresh child process, so its peak memory and timings are its own."""
+    import json
+    import shutil
+    import subprocess
+    from dataclasses import asdict
+
+    from pooling.bench import PipelineFigures, bench_pipeline, pipeline_line, render_pipeline
+    from pooling.config import ZONES
+    from pooling.zones import Zones
+
+    ctx.conf.project(args.project)  # fail on an unknown project before anything starts
+    landing = ctx.zones.roots["landing"]
+    if "://" in landing:
+        raise UsageError("the pipeline benchmark runs on local disk: give --root DIR")
+    root = (args.root or Path(landing).parent / "_bench").resolve()
+    if args.one:
+        (persons,) = args.persons
+        work = root / f"n{persons}"
+        shutil.rmtree(work, ignore_errors=True)
+        zones = Zones({z: str(work / z) for z in ZONES})
+        try:
+            figures = bench_pipeline(ctx.spark(), ctx.conf, zones, persons, args.seed, args.project)
+        finally:
+            if not args.keep:
+                shutil.rmtree(work, ignore_errors=True)
+        print("BENCH " + json.dumps(asdict(figures)))
+        return 0
+    options = [*(["--conf", str(args.conf)] if args.conf else []), "--profile", args.profile]
+    results = []
+    for persons in args.persons:
+        log.info("bench pipeline: %s persons in a fresh process", f"{persons:,}")
+        child = subprocess.run(
+            [sys.executable, "-m", "pooling.cli", *options, "bench", "pipeline", "--one"]
+            + ["--persons", str(persons), "--seed", str(args.seed), "--project", args.project]
+            + ["--root", str(root)]
+            + (["--keep"] if args.keep else []),
+            stdout=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+        lines = [ln for ln in child.stdout.splitlines() if ln.startswith("BENCH ")]
+        if child.returncode or not lines:
+            raise UsageError(f"the {persons:,}-person run failed (exit {child.returncode})")
+        results.append(PipelineFigures(**json.loads(lines[-1].removeprefix("BENCH "))))
+        print(pipeline_line(results[-1]), flush=True)
+    print(render_pipeline(results, args.project))
+    return 0 if all(f.truth_ok for f in results) else 1
 
 
 def _access(ctx: _Context, args: argparse.Namespace) -> int:

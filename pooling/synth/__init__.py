@@ -12,7 +12,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -407,16 +407,33 @@ def _rewrite_text(path: Path, *, bom: bool, crlf: bool) -> None:
 
 
 def write_extracts(
-    synthetic: Synthetic, out_dir: Path, progress: Callable[[str], None] = log.info
+    synthetic: Synthetic,
+    out_dir: Path,
+    progress: Callable[[str], None] = log.info,
+    *,
+    datasets: Collection[str] | None = None,
+    truths: Collection[str] | None = None,
 ) -> dict[str, object]:
-    """Write every extract under ``out_dir/<agency>/<dataset>/`` and ``out_dir/manifest.json``
-    (the ground truth). Returns the manifest."""
+    """Write the extracts under ``out_dir/<agency>/<dataset>/`` and ``out_dir/manifest.json``
+    (the ground truth). Returns the manifest.
+
+    ``datasets`` ("agency.dataset") and ``truths`` (names in :data:`TRUTHS`) narrow it to what one
+    project needs (the pipeline benchmark); by default everything is written. A truth needs the
+    extracts it is computed from.
+    """
+    unknown = sorted(set(datasets or ()) - set(synthetic.extracts)) + sorted(
+        set(truths or ()) - set(TRUTHS)
+    )
+    if unknown:
+        raise ValueError(f"unknown extract or truth name(s) {unknown}")
     out_dir = Path(out_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     manifest: dict[str, object] = {"plan": asdict(synthetic.plan), "datasets": {}, "truth": {}}
     accepted: Accepted = {}
     for name, extract in synthetic.extracts.items():
+        if datasets is not None and name not in datasets:
+            continue
         t0 = time.monotonic()
         spec = extract.spec
         # Computed once: written, counted, and its accepted rows kept for the ground truth.
@@ -442,6 +459,8 @@ def write_extracts(
         )
     t0 = time.monotonic()
     for truth_name, fn in TRUTHS.items():
+        if truths is not None and truth_name not in truths:
+            continue
         df = fn(synthetic.people, accepted)
         manifest["truth"][truth_name] = [  # type: ignore[index]
             r.asDict() for r in df.orderBy(*df.columns[:3]).collect()
