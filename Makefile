@@ -8,7 +8,7 @@ DELTA_ARTIFACT := io.delta:delta-spark_4.1_2.13:4.3.1
 PERSONS ?= 100000
 SEED    ?= 2560
 
-.PHONY: demo test setup venv jars authz ldap key check lint bench clean
+.PHONY: demo test setup venv jars authz ldap key dist check lint bench clean
 
 demo: venv jars key
 	$(VENV)/bin/pooling demo --persons $(PERSONS) --seed $(SEED)
@@ -58,6 +58,11 @@ ldap: .cache/ldap/.fetched
 key: .keys/master.key
 .keys/master.key: | venv
 	$(VENV)/bin/pooling keys new --out $@
+
+# The code as one zip for `spark-submit --py-files` (see "Running on a cluster" in the README).
+dist: dist/pooling.zip
+dist/pooling.zip: $(shell git ls-files pooling pseudonymize projects)
+	$(PYTHON) build/ship.py $@
 
 check: venv
 	$(VENV)/bin/ruff check .

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pyspark.sql import SparkSession
 from pyspark.sql.types import StringType, StructField, StructType, TimestampType
 
-from pooling.tables import ensure_append_only
+from pooling.tables import ensure_append_only, local_writer_lock
 
 SCHEMA = StructType(
     [
@@ -53,7 +53,6 @@ def record(
     """Append one event and return its id."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}; allowed: {ACTIONS}")
-    ensure_append_only(spark, audit_path, _DDL, DESCRIPTION)
     event_id = uuid.uuid4().hex
     row = (
         event_id,
@@ -63,5 +62,8 @@ def record(
         subject,
         json.dumps(details, sort_keys=True, default=str, ensure_ascii=False),
     )
-    spark.createDataFrame([row], SCHEMA).write.format("delta").mode("append").save(audit_path)
+    event = spark.createDataFrame([row], SCHEMA)
+    with local_writer_lock(audit_path):  # every job and the SQL endpoint append here
+        ensure_append_only(spark, audit_path, _DDL, DESCRIPTION)
+        event.write.format("delta").mode("append").save(audit_path)
     return event_id

@@ -28,6 +28,10 @@ class ExtractNotFoundError(PoolingError, FileNotFoundError):
     """An extract path does not exist or holds no data files."""
 
 
+class ExtractUnreadableError(PoolingError, ValueError):
+    """An extract's data file is damaged (truncated, corrupted) or not in its contract's format."""
+
+
 class UnknownNameError(PoolingError, KeyError):
     """A project, agency, dataset or table name that is not configured.
 

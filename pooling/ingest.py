@@ -10,11 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from py4j.protocol import Py4JJavaError
+from pyspark.errors.exceptions.captured import CapturedException
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.storagelevel import StorageLevel
@@ -22,7 +26,12 @@ from pyspark.storagelevel import StorageLevel
 from pooling import audit, tables
 from pooling.config import AgencyContract, ColumnType, Conf, DatasetContract
 from pooling.constraints import as_properties, contract_constraints
-from pooling.errors import ContractError, ExtractNotFoundError, InternalError
+from pooling.errors import (
+    ContractError,
+    ExtractNotFoundError,
+    ExtractUnreadableError,
+    InternalError,
+)
 from pooling.reference import province_codes
 from pooling.zones import Zones
 from pseudonymize import (
@@ -94,8 +103,8 @@ class IngestReport:
 # --------------------------------------------------------------------------- edges: reading
 
 
-def extract_checksum(path: str) -> str:
-    """SHA-256 over the extract's data files (relative name and bytes, in name order)."""
+def data_files(path: str) -> list[Path]:
+    """The extract's data files in name order (Spark's ``_SUCCESS`` and hidden files aside)."""
     root = Path(path)
     files = (
         sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
@@ -104,13 +113,46 @@ def extract_checksum(path: str) -> str:
     )
     if not files or not files[0].exists():
         raise ExtractNotFoundError(f"extract {path} does not exist or holds no data files")
+    return files
+
+
+def extract_checksum(path: str) -> str:
+    """SHA-256 over the extract's data files (relative name and bytes, in name order)."""
+    root = Path(path)
     h = hashlib.sha256()
-    for f in files:
+    for f in data_files(path):
         h.update(str(f.relative_to(root) if root.is_dir() else f.name).encode())
         with f.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
     return h.hexdigest()
+
+
+# Spark's error conditions (and, for older code paths, message fragments) of a file that cannot
+# be read in its format.
+_UNREADABLE = ("FAILED_READ_FILE", "CANNOT_READ_FILE_FOOTER", "MALFORMED_RECORD")
+_UNREADABLE_TEXT = ("is not a Parquet file", "Not in GZIP format", "Unexpected end of input")
+
+
+@contextmanager
+def unreadable_as_error(path: str, fmt: str, where: str) -> Iterator[None]:
+    """Turn Spark's failure to read a damaged file into an error that names the file.
+
+    Spark's own message is dropped, not chained: it can quote the bytes it choked on.
+    """
+    try:
+        yield
+    except (CapturedException, Py4JJavaError) as e:
+        text = str(e)
+        condition = (e.getCondition() if isinstance(e, CapturedException) else None) or ""
+        if not (condition.startswith(_UNREADABLE) or any(t in text for t in _UNREADABLE_TEXT)):
+            raise
+        damaged = [f for f in data_files(path) if str(f) in text]
+        which = f"file {damaged[0].name}" if damaged else "a data file"
+        raise ExtractUnreadableError(
+            f"{where}: {which} cannot be read as {fmt} ({condition or 'read error'}): the "
+            "extract is damaged or not in its contract's format. Nothing was written."
+        ) from None
 
 
 def read_extract(spark: SparkSession, path: str, fmt: str) -> DataFrame:
@@ -125,7 +167,9 @@ def read_extract(spark: SparkSession, path: str, fmt: str) -> DataFrame:
             .csv(path)
         )
     elif fmt == "json":
-        df = spark.read.option("primitivesAsString", True).json(path)
+        # A line that is not JSON means the file is damaged (cut off, mixed up): refuse the
+        # extract, rather than quarantine a row whose fields cannot be told apart.
+        df = spark.read.option("primitivesAsString", True).option("mode", "FAILFAST").json(path)
     elif fmt == "parquet":
         df = spark.read.parquet(path)
     else:
@@ -138,18 +182,36 @@ def read_extract(spark: SparkSession, path: str, fmt: str) -> DataFrame:
 # --------------------------------------------------------------------------- pure transforms
 
 
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .\-]{0,63}")
+
+
+def shown_columns(names: list[str]) -> list[str]:
+    """Column names fit for a message, a log line or the audit table.
+
+    A file without a header (or another dataset's file) turns its first row into "column names":
+    a citizen ID or a name there must not be echoed. Anything not shaped like a column name is
+    shown by position only.
+    """
+    return [
+        n if _COLUMN_NAME.fullmatch(n) and not re.search(r"[0-9]{5}", n) else f"<column {i + 1}>"
+        for i, n in enumerate(names)
+    ]
+
+
 def check_columns(
     df: DataFrame, contract: DatasetContract, where: str
 ) -> tuple[DataFrame, list[str]]:
-    """Keep the contract's columns; a missing column is an error, unexpected ones are dropped."""
+    """Keep the contract's columns; a missing column is an error, unexpected ones are dropped
+    (returned as :func:`shown_columns` shows them)."""
     expected = [c.name for c in contract.columns]
     missing = [c for c in expected if c not in df.columns]
     if missing:
         raise ContractError(
             f"{where}: missing column(s) {missing}; the contract expects {expected}, "
-            f"the extract has {df.columns}. Nothing was written."
+            f"the extract has {shown_columns(df.columns)}. Nothing was written."
         )
-    extra = [c for c in df.columns if c not in expected]
+    shown = dict(zip(df.columns, shown_columns(df.columns), strict=True))
+    extra = [shown[c] for c in df.columns if c not in expected]
     return df.select(*expected), extra
 
 
@@ -298,14 +360,18 @@ def ingest(
         "standard_version": conf.standard.version,
     }
     exists = tables.exists(spark, report.table)
-    if exists and _already_ingested(spark, report.table, batch, upsert, where):
+    if (
+        exists
+        and _already_ingested(spark, report.table, batch, upsert, where)
+        and _counts_from_audit(spark, zones, report, master_key.key_id)
+    ):
         report.skipped = True
         report.version = tables.last_commit(spark, report.table).version
-        _counts_from_audit(spark, zones, report)
         log.info(report.summary())
         return report
 
-    raw = read_extract(spark, path, contract.format)
+    with unreadable_as_error(path, contract.format, where):
+        raw = read_extract(spark, path, contract.format)
     selected, report.dropped_columns = check_columns(raw, contract, where)
     if report.dropped_columns:
         log.warning(
@@ -325,11 +391,14 @@ def ingest(
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     try:
-        for r in (
-            checked.groupBy(REASON)
-            .agg(F.sum(COPIES).alias("rows"), F.count(F.lit(1)).alias("distinct"))
-            .collect()
-        ):
+        # The first pass over the data: a damaged file shows here, before anything is written.
+        with unreadable_as_error(path, contract.format, where):
+            counts = (
+                checked.groupBy(REASON)
+                .agg(F.sum(COPIES).alias("rows"), F.count(F.lit(1)).alias("distinct"))
+                .collect()
+            )
+        for r in counts:
             report.input_rows += r["rows"]
             report.duplicates += r["rows"] - r["distinct"]
             if r[REASON] is None:
@@ -346,25 +415,6 @@ def ingest(
             "source_checksum": checksum,
             "ingested_at": now,
         }
-        # The quarantine (linkage zone only) keeps the bad rows as delivered, for the steward to
-        # fix. It is written first: if the job dies before the de-identified table is written, a
-        # rerun redoes both, whereas the reverse order would leave a stale quarantine behind.
-        _write_quarantine(
-            spark,
-            quarantined_rows(checked, contract).withColumn("source_checksum", F.lit(checksum)),
-            zones.quarantine(agency, dataset),
-            {
-                **common,
-                "kind": "quarantine",
-                "description": f"Rows of {agency}.{dataset} that "
-                "failed validation, as delivered, with the reason",
-                "retention_days": str(contract.retention_days),
-            },
-            checksum,
-            report.quarantined_total,
-            append=upsert,
-        )
-
         accepted = accepted_rows(checked, contract)
         keep: tuple[str, ...] = ()
         if contract.load == "upsert":
@@ -412,6 +462,25 @@ def ingest(
             report.version = written.version
             if upsert:  # the first extract of an upsert dataset creates its table
                 report.inserted, report.updated = report.accepted, 0
+        # The quarantine (linkage zone only) keeps the bad rows as delivered, for the steward to
+        # fix. Each table's commit is atomic, but two tables cannot commit together: the big
+        # write comes first, then the quarantine, then the audit event that marks the ingest
+        # complete. A job killed anywhere before that event is redone whole by a rerun.
+        _write_quarantine(
+            spark,
+            quarantined_rows(checked, contract).withColumn("source_checksum", F.lit(checksum)),
+            zones.quarantine(agency, dataset),
+            {
+                **common,
+                "kind": "quarantine",
+                "description": f"Rows of {agency}.{dataset} that "
+                "failed validation, as delivered, with the reason",
+                "retention_days": str(contract.retention_days),
+            },
+            checksum,
+            report.quarantined_total,
+            append=upsert,
+        )
     finally:
         checked.unpersist()
     audit.record(
@@ -463,26 +532,35 @@ def _already_ingested(
     return any(info == batch for info in tables.commit_infos(spark, table))
 
 
-def _counts_from_audit(spark: SparkSession, zones: Zones, report: IngestReport) -> None:
-    """Fill a skipped ingest's figures from the audit event of the ingest that did the work."""
+def _counts_from_audit(
+    spark: SparkSession, zones: Zones, report: IngestReport, key_id: str
+) -> bool:
+    """Fill a skipped ingest's figures from the audit event of the ingest that did the work.
+
+    False when there is no such event: that ingest died after writing its table but before it
+    finished, so the extract must be ingested again.
+    """
     if not tables.exists(spark, zones.audit):
-        return
+        return False
     events = (
         tables.read_version(spark, zones.audit)
         .where(
             (F.col("action") == "ingest")
             & (F.col("subject") == f"{report.agency}.{report.dataset}")
             & (F.get_json_object("details", "$.checksum") == report.checksum)
+            & (F.get_json_object("details", "$.key_id") == key_id)
         )
         .orderBy(F.col("at").desc())
         .limit(1)
         .collect()
     )
-    if events:
-        d = json.loads(events[0]["details"])
-        report.input_rows, report.accepted = d["input_rows"], d["accepted"]
-        report.duplicates, report.quarantined = d["duplicates"], d["quarantined"]
-        report.dropped_columns = d["dropped_columns"]
+    if not events:
+        return False
+    d = json.loads(events[0]["details"])
+    report.input_rows, report.accepted = d["input_rows"], d["accepted"]
+    report.duplicates, report.quarantined = d["duplicates"], d["quarantined"]
+    report.dropped_columns = d["dropped_columns"]
+    return True
 
 
 def _write_quarantine(

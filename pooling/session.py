@@ -20,6 +20,8 @@ from pooling.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+# Must match delta-spark in requirements.lock and DELTA_ARTIFACT in the Makefile.
+DELTA_PACKAGE = "io.delta:delta-spark_4.1_2.13:4.3.1"
 _VERSIONED_JAR = re.compile(r"^(?P<artifact>.+?)-\d[\w.\-]*\.jar$")
 
 
@@ -57,6 +59,20 @@ def resolve_path(value: str, base_dir: Path) -> str:
     return str(p if p.is_absolute() else (base_dir / p).resolve())
 
 
+def submitted_conf() -> dict[str, str]:
+    """The settings ``spark-submit`` gave this driver (``--master``, ``--conf``, its
+    ``spark-defaults.conf``), or nothing when Python started on its own.
+
+    Under ``spark-submit`` the JVM is up before Python runs and PySpark finds it through
+    ``PYSPARK_GATEWAY_PORT``; reading its configuration then starts nothing new.
+    """
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        return {}
+    from pyspark import SparkConf
+
+    return dict(SparkConf().getAll())
+
+
 def build_session(
     profile: Profile,
     *,
@@ -67,44 +83,63 @@ def build_session(
     """A Delta-enabled SparkSession for ``profile``.
 
     ``base_dir`` is the folder relative profile paths are resolved against (the parent of
-    ``conf/``). Settings come from the profile; ``extra_conf`` is for tests and benchmarks.
+    ``conf/``). Settings come from the profile; ``extra_conf`` is for tests and benchmarks. Under
+    ``spark-submit``, what the command line set wins over the profile (Spark's own order: flags
+    before defaults), so the same job runs unchanged on any cluster, sized by whoever submits it.
     """
     jars_dir = jars_dir or base_dir / ".cache" / "jars"
-    jars = delta_jars(jars_dir)
+    submitted = submitted_conf()
+    jars = [j for j in submitted.get("spark.jars", "").split(",") if j]
+    if not submitted:
+        jars = [str(j) for j in delta_jars(jars_dir)]
+    elif not any("delta-spark" in j for j in [*jars, submitted.get("spark.jars.packages", "")]):
+        # The driver JVM is already running: jars set from here would reach the executors only.
+        raise ConfigError(
+            "spark-submit was given no Delta Lake jars: add --jars with the jars of "
+            f"{jars_dir} (see the README) or --packages {DELTA_PACKAGE}"
+        )
     log4j = base_dir / "conf" / "log4j2.properties"
-    builder = (
-        SparkSession.builder.master(expand_env(profile.spark.master))
-        .appName(profile.spark.app_name)
-        .config("spark.jars", ",".join(str(j) for j in jars))
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config(
-            "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"
-        )
-        .config("spark.driver.memory", profile.spark.driver_memory)
-        .config("spark.sql.shuffle.partitions", str(profile.spark.shuffle_partitions))
-        .config("spark.sql.session.timeZone", "UTC")
+    settings = {
+        "spark.master": expand_env(profile.spark.master),
+        "spark.app.name": profile.spark.app_name,
+        "spark.driver.memory": profile.spark.driver_memory,
+        "spark.sql.shuffle.partitions": str(profile.spark.shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
         # Analysts and jobs address tables through the catalog and the zones, never raw paths.
-        .config(
-            "spark.sql.warehouse.dir", resolve_path(profile.storage.root, base_dir) + "/_warehouse"
-        )
-    )
-    if expand_env(profile.spark.master).startswith("local"):
+        "spark.sql.warehouse.dir": resolve_path(profile.storage.root, base_dir) + "/_warehouse",
+        **profile.spark.conf,
+    }
+    if log4j.is_file():
+        settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{log4j}"
+    settings = {k: v for k, v in settings.items() if k not in submitted}
+    # Delta is not optional, whoever submits; the analysts' endpoint adds its rule (extra_conf).
+    if jars:
+        settings["spark.jars"] = ",".join(jars)
+    settings["spark.sql.extensions"] = "io.delta.sql.DeltaSparkSessionExtension"
+    settings["spark.sql.catalog.spark_catalog"] = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    settings.update(extra_conf or {})
+    master = submitted.get("spark.master", settings.get("spark.master", ""))
+    if master.startswith("local"):
         # Python workers must run this interpreter (the venv with pyarrow and pandas), not
         # whatever `python3` is first on PATH. PySpark reads the variable when the context starts.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         # Embedded mode listens on loopback only: nothing of the driver is reachable from outside.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    if log4j.is_file():
-        opt = f"-Dlog4j2.configurationFile=file:{log4j}"
-        builder = builder.config("spark.driver.extraJavaOptions", opt)
-    for key, value in {**profile.spark.conf, **(extra_conf or {})}.items():
+    builder = SparkSession.builder
+    for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    if submitted:  # which build of the code this job runs: the shipped zip, or an install
+        import pooling
+
+        log.info("pooling code from %s", Path(pooling.__file__).parent)
+    conf = spark.sparkContext.getConf()
     log.info(
-        "Spark %s session up: master=%s, driver memory %s, %s shuffle partitions",
+        "Spark %s session up: master=%s, driver memory %s, %s shuffle partitions%s",
         spark.version,
-        profile.spark.master,
-        profile.spark.driver_memory,
-        profile.spark.shuffle_partitions,
+        conf.get("spark.master"),
+        conf.get("spark.driver.memory", "1g"),
+        spark.conf.get("spark.sql.shuffle.partitions"),
+        " (settings from spark-submit kept)" if submitted else "",
     )
     return spark

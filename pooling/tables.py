@@ -7,11 +7,13 @@ never data without its description, key id or lineage.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -258,3 +260,27 @@ def vacuum(spark: SparkSession, path: str, retain_hours: int, *, dry_run: bool) 
         return files
     finally:
         spark.conf.set(_VACUUM_CHECK, check)
+
+
+@contextmanager
+def local_writer_lock(path: str) -> Iterator[None]:
+    """Hold an exclusive lock, across processes, while committing to a table several processes
+    write (the audit register: every job, the SQL endpoint, two ingests at once).
+
+    Delta's optimistic concurrency relies on the log store writing ``_delta_log/N.json`` only if
+    it is absent. HDFS, ADLS and GCS do that atomically (S3 needs the DynamoDB log store, see the
+    README). Hadoop's local file system checks, then renames: atomic within one JVM only, so two
+    drivers on one machine could both write version N and one commit would vanish. An ``flock`` on
+    a file beside the table closes that window; on other storage this is a no-op.
+    """
+    if "://" in path and not path.startswith("file:/"):
+        yield
+        return
+    table = Path(path.removeprefix("file:"))
+    table.parent.mkdir(parents=True, exist_ok=True)
+    with (table.parent / f".{table.name}.lock").open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -37,9 +37,11 @@ def normalize_citizen_id(col: Column | str) -> Column:
     """
     c = F.col(col) if isinstance(col, str) else col
     s = F.translate(F.trim(c.cast("string")), THAI_DIGITS, "0123456789")
-    # A spreadsheet number: 1234567890123.0 or scientific 1.234567890123E12 (exact for 13 digits).
-    number = r"^[0-9]+\.0+$|^[0-9]\.[0-9]+[eE]\+?12$"
-    as_number = s.try_cast("decimal(20,1)").cast("decimal(20,0)").cast("string")
+    # A spreadsheet number: 1234567890123.0 or scientific 1.234567890123E12. Only whole numbers
+    # with no leading zero qualify: at most 12 significant decimals after the point, so nothing
+    # is ever rounded into an ID.
+    number = r"^[1-9][0-9]*\.0+$|^[1-9]\.[0-9]{1,12}0*[eE]\+?12$"
+    as_number = s.try_cast("decimal(38,1)").cast("decimal(38,0)").cast("string")
     s = F.when(s.rlike(number), as_number).otherwise(s)
     # Group separators that agencies' systems insert between the 1-4-5-2-1 groups.
     return F.regexp_replace(s, r"[\s\-\u2010-\u2015/.]", "")

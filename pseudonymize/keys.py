@@ -114,7 +114,8 @@ def load_key_file(path: Path, purpose: str = "master") -> SecretKey:
             f"(mode {stat.S_IMODE(st.st_mode):o}); "
             f"run `chmod 600 {path}`"
         )
-    return SecretKey(_parse_hex(path.read_text(encoding="ascii"), f"key file {path}"), purpose)
+    source = f"key file {path}"
+    return SecretKey(_parse_hex(path.read_text(encoding="ascii"), source), f"{purpose} ({source})")
 
 
 def load_master_key(file: Path | str | None, env: str = "POOLING_MASTER_KEY") -> SecretKey:
@@ -124,7 +125,8 @@ def load_master_key(file: Path | str | None, env: str = "POOLING_MASTER_KEY") ->
     """
     value = os.environ.get(env)
     if value:
-        return SecretKey(_parse_hex(value, f"environment variable {env}"), "master")
+        source = f"environment variable {env}"
+        return SecretKey(_parse_hex(value, source), f"master key from {source}")
     if file is None:
         raise KeyMaterialError(f"no master key: set {env} or configure a key file in the profile")
     return load_key_file(Path(file))
