@@ -132,27 +132,54 @@ def extract_checksum(path: str) -> str:
 # be read in its format.
 _UNREADABLE = ("FAILED_READ_FILE", "CANNOT_READ_FILE_FOOTER", "MALFORMED_RECORD")
 _UNREADABLE_TEXT = ("is not a Parquet file", "Not in GZIP format", "Unexpected end of input")
+_CONDITION = re.compile(r"\[([A-Z][A-Z_]+(?:\.[A-Z_]+)*)\]")
+
+
+def _unreadable(e: Exception) -> str | None:
+    """Spark's error condition when ``e`` says a file cannot be read, else None."""
+    text = str(e)
+    condition = e.getCondition() if isinstance(e, CapturedException) else None
+    if not condition:
+        found = _CONDITION.search(text)
+        condition = found.group(1) if found else ""
+    if condition.startswith(_UNREADABLE) or any(t in text for t in _UNREADABLE_TEXT):
+        return condition or "read error"
+    return None
 
 
 @contextmanager
-def unreadable_as_error(path: str, fmt: str, where: str) -> Iterator[None]:
+def unreadable_as_error(spark: SparkSession, path: str, fmt: str, where: str) -> Iterator[None]:
     """Turn Spark's failure to read a damaged file into an error that names the file.
 
-    Spark's own message is dropped, not chained: it can quote the bytes it choked on.
+    Spark's own message is dropped, not chained: it can quote the bytes it choked on. When it
+    does not name the file (JSON schema inference does not), each file is read on its own to
+    find it: this costs time only on the way to an error.
     """
     try:
         yield
     except (CapturedException, Py4JJavaError) as e:
-        text = str(e)
-        condition = (e.getCondition() if isinstance(e, CapturedException) else None) or ""
-        if not (condition.startswith(_UNREADABLE) or any(t in text for t in _UNREADABLE_TEXT)):
+        condition = _unreadable(e)
+        if condition is None:
             raise
-        damaged = [f for f in data_files(path) if str(f) in text]
+        files = data_files(path)
+        damaged = [f for f in files if str(f) in str(e)] or [
+            f for f in files if not _readable(spark, str(f), fmt)
+        ]
         which = f"file {damaged[0].name}" if damaged else "a data file"
         raise ExtractUnreadableError(
-            f"{where}: {which} cannot be read as {fmt} ({condition or 'read error'}): the "
-            "extract is damaged or not in its contract's format. Nothing was written."
+            f"{where}: {which} cannot be read as {fmt} ({condition}): the extract is damaged or "
+            "not in its contract's format. Nothing was written."
         ) from None
+
+
+def _readable(spark: SparkSession, file: str, fmt: str) -> bool:
+    try:
+        read_extract(spark, file, fmt).count()
+    except (CapturedException, Py4JJavaError) as e:
+        if _unreadable(e) is None:
+            raise
+        return False
+    return True
 
 
 def read_extract(spark: SparkSession, path: str, fmt: str) -> DataFrame:
@@ -370,7 +397,7 @@ def ingest(
         log.info(report.summary())
         return report
 
-    with unreadable_as_error(path, contract.format, where):
+    with unreadable_as_error(spark, path, contract.format, where):
         raw = read_extract(spark, path, contract.format)
     selected, report.dropped_columns = check_columns(raw, contract, where)
     if report.dropped_columns:
@@ -392,7 +419,7 @@ def ingest(
     )
     try:
         # The first pass over the data: a damaged file shows here, before anything is written.
-        with unreadable_as_error(path, contract.format, where):
+        with unreadable_as_error(spark, path, contract.format, where):
             counts = (
                 checked.groupBy(REASON)
                 .agg(F.sum(COPIES).alias("rows"), F.count(F.lit(1)).alias("distinct"))
