@@ -436,7 +436,7 @@ def _stop_spark() -> None:
 def main_for(command: str, argv: list[str]) -> int:
     """Run one command with global options (``--conf``, ``--profile``, ``-v``) allowed first."""
     globals_, rest, i = [], list(argv), 0
-    while i < len(rest) and rest[i].startswith("-"):
+    while i < len(rest) and rest[i] in ("--conf", "--profile", "-v", "--verbose"):
         takes_value = rest[i] in ("--conf", "--profile")
         globals_.extend(rest[i : i + 1 + takes_value])
         i += 1 + takes_value

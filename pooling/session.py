@@ -22,6 +22,12 @@ log = logging.getLogger(__name__)
 
 # Must match delta-spark in requirements.lock and DELTA_ARTIFACT in the Makefile.
 DELTA_PACKAGE = "io.delta:delta-spark_4.1_2.13:4.3.1"
+# Read only when the driver JVM starts: spark-submit's flags (--driver-memory ...) set them.
+_DRIVER_LAUNCH = (
+    "spark.driver.memory",
+    "spark.driver.extraJavaOptions",
+    "spark.driver.extraClassPath",
+)
 _VERSIONED_JAR = re.compile(r"^(?P<artifact>.+?)-\d[\w.\-]*\.jar$")
 
 
@@ -68,9 +74,10 @@ def submitted_conf() -> dict[str, str]:
     """
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         return {}
-    from pyspark import SparkConf
+    from pyspark import SparkConf, SparkContext
 
-    return dict(SparkConf().getAll())
+    SparkContext._ensure_initialized()  # connects to spark-submit's JVM; without it SparkConf
+    return dict(SparkConf().getAll())  # would be an empty Python-side dict
 
 
 def build_session(
@@ -111,6 +118,8 @@ def build_session(
     }
     if log4j.is_file():
         settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{log4j}"
+    if submitted:  # the driver JVM is running: settings for its launch would only mislead
+        settings = {k: v for k, v in settings.items() if k not in _DRIVER_LAUNCH}
     settings = {k: v for k, v in settings.items() if k not in submitted}
     # Delta is not optional, whoever submits; the analysts' endpoint adds its rule (extra_conf).
     if jars:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyspark
 import pytest
-from chispa import assert_df_equality
+from chispa import assert_approx_df_equality
 
 from pooling import tables
 from pooling.config import ZONES
@@ -136,11 +136,13 @@ def _raw_ids(report, datasets) -> set[str]:
 
 
 def _same(spark, local_path: str, local_version: int, cluster_path: str) -> None:
-    assert_df_equality(
+    # Sums of doubles may differ in the last bits: the cluster partitions the data differently.
+    assert_approx_df_equality(
         tables.read_version(spark, cluster_path),
         tables.read_version(spark, local_path, local_version),
+        1e-9,
         ignore_row_order=True,
-        ignore_column_order=False,
+        allow_nan_equality=True,
     )
 
 
