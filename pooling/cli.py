@@ -336,7 +336,7 @@ def _bench_pipeline(ctx: _Context, args: argparse.Namespace) -> int:
         )
         lines = [ln for ln in child.stdout.splitlines() if ln.startswith("BENCH ")]
         if child.returncode or not lines:
-            raise UsageError(f"the {persons:,}-person run failed (exit {child.returncode})")
+            raise RuntimeError(f"the {persons:,}-person run failed (exit {child.returncode})")
         results.append(PipelineFigures(**json.loads(lines[-1].removeprefix("BENCH "))))
         print(pipeline_line(results[-1]), flush=True)
     print(render_pipeline(results, args.project))
