@@ -301,7 +301,6 @@ def _bench_pipeline(ctx: _Context, args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from pooling.bench import PipelineFigures, bench_pipeline, pipeline_line, render_pipeline
-    from pooling.config import ZONES
     from pooling.zones import Zones
 
     ctx.conf.project(args.project)  # fail on an unknown project before anything starts
@@ -313,7 +312,7 @@ def _bench_pipeline(ctx: _Context, args: argparse.Namespace) -> int:
         (persons,) = args.persons
         work = root / f"n{persons}"
         shutil.rmtree(work, ignore_errors=True)
-        zones = Zones({z: str(work / z) for z in ZONES})
+        zones = Zones.under(work)
         try:
             figures = bench_pipeline(ctx.spark(), ctx.conf, zones, persons, args.seed, args.project)
         finally:

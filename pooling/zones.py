@@ -14,9 +14,13 @@ class Zones:
     roots: dict[str, str]
 
     @classmethod
+    def under(cls, root: str | Path) -> Zones:
+        """Every zone in its folder under one root."""
+        return cls({z: f"{root}/{z}" for z in ZONES})
+
+    @classmethod
     def for_profile(cls, profile: Profile, base_dir: Path) -> Zones:
-        root = resolve_path(profile.storage.root, base_dir)
-        roots = {z: f"{root}/{z}" for z in ZONES}
+        roots = cls.under(resolve_path(profile.storage.root, base_dir)).roots
         for zone, uri in profile.storage.zones.items():
             roots[zone] = resolve_path(uri, base_dir)
         return cls(roots)

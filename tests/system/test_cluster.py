@@ -23,7 +23,6 @@ import pytest
 from chispa import assert_approx_df_equality
 
 from pooling import tables
-from pooling.config import ZONES
 from pooling.session import delta_jars
 from pooling.zones import Zones
 
@@ -158,7 +157,7 @@ def test_jobs_under_spark_submit_equal_local_mode(cluster, demo, conf, spark_ses
     code = tmp_path / "pooling.zip"
     subprocess.run([sys.executable, str(REPO / "build" / "ship.py"), str(code)], check=True)
     data = tmp_path / "data"
-    zones = Zones({z: str(data / z) for z in ZONES})
+    zones = Zones.under(data)
     key_hex = bytes(range(50, 90)).hex()  # the demo fixture's key, so pseudonyms must agree
     datasets = sorted({(s.agency, s.dataset) for s in conf.project(PROJECT).pool.values()})
     submitted = []

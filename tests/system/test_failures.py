@@ -51,9 +51,7 @@ def _pooling(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
 
 
 def _zones(data: Path) -> Zones:
-    from pooling.config import ZONES
-
-    return Zones({z: str(data / z) for z in ZONES})
+    return Zones.under(data)
 
 
 def _versions(spark, data: Path) -> dict[str, int]:
