@@ -44,9 +44,7 @@ def _normalise(spark, values: list[str | None]) -> list[tuple[str | None, str | 
 
 @st.composite
 def valid_ids(draw) -> str:
-    body = draw(st.integers(1, 8)).__str__() + "".join(
-        draw(st.lists(st.sampled_from("0123456789"), min_size=11, max_size=11))
-    )
+    body = str(draw(st.integers(1, 8))) + draw(st.text("0123456789", min_size=11, max_size=11))
     return body + str(check_digit(body))
 
 
