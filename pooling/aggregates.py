@@ -14,9 +14,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType
 
 from pooling.errors import AggregateError
-from pooling.ingest import RECORD_KEY
 from projects import Output
-from pseudonymize.standard import LINKAGE_PSEUDONYM, POOL_PSEUDONYM, PSEUDONYM_PATTERN
+from pseudonymize.standard import LINKAGE_PSEUDONYM, POOL_PSEUDONYM, PSEUDONYM_PATTERN, RECORD_KEY
 
 IDENTIFYING_COLUMNS = (POOL_PSEUDONYM, LINKAGE_PSEUDONYM, RECORD_KEY)
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pooling import redact
-from pooling.errors import PoolingError, UsageError
+from pooling.errors import EXPECTED, UsageError
 
 log = logging.getLogger("pooling")
 
@@ -407,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.verbose)
     try:
         return _run(args)
-    except PoolingError as e:
+    except EXPECTED as e:
         print(f"pooling: error: {redact.redact(str(e))}", file=sys.stderr)
         return 2
     except Exception as e:  # Spark's messages can quote row values: print them redacted only

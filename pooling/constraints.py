@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pooling.config import ColumnSpec
-from pooling.reference import province_codes
+from pseudonymize.reference import province_codes
 from pseudonymize.standard import (
     LINKAGE_PSEUDONYM,
     POOL_PSEUDONYM,

@@ -3,9 +3,17 @@
 User errors subclass a built-in (``ValueError``, ``FileNotFoundError``, ``PermissionError``) as well
 as :class:`PoolingError`, so callers can catch either. Messages say what was wrong, where (file,
 dataset, column, row count) and what is allowed. They never carry a raw identifier or key material.
+
+``pseudonymize`` stands on its own and owns its errors (:mod:`pseudonymize.errors`). The kinds both
+raise (contract errors, unknown names) are subclasses of the standard's here, so one ``except``
+with the standard's class catches both; :class:`KeyMaterialError` is the standard's own, and
+:data:`EXPECTED` is what the command line reports as a user error.
 """
 
 from __future__ import annotations
+
+from pseudonymize import errors as _standard
+from pseudonymize.errors import KeyMaterialError, PseudonymizeError
 
 
 class PoolingError(Exception):
@@ -16,11 +24,7 @@ class ConfigError(PoolingError, ValueError):
     """A file under ``conf/`` is missing, malformed or inconsistent."""
 
 
-class KeyMaterialError(PoolingError, ValueError):
-    """A key is missing, too weak or stored unsafely."""
-
-
-class ContractError(PoolingError, ValueError):
+class ContractError(PoolingError, _standard.ContractError):
     """An extract does not match its agency contract (missing columns, wrong dataset, ...)."""
 
 
@@ -32,14 +36,8 @@ class ExtractUnreadableError(PoolingError, ValueError):
     """An extract's data file is damaged (truncated, corrupted) or not in its contract's format."""
 
 
-class UnknownNameError(PoolingError, KeyError):
-    """A project, agency, dataset or table name that is not configured.
-
-    ``KeyError`` repr-quotes its message, so ``__str__`` is overridden to keep it readable.
-    """
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
+class UnknownNameError(PoolingError, _standard.UnknownNameError):
+    """A project, agency, dataset or table name that is not configured (``str`` is the message)."""
 
 
 class UsageError(PoolingError, ValueError):
@@ -52,3 +50,22 @@ class InternalError(PoolingError, RuntimeError):
 
 class AggregateError(PoolingError, ValueError):
     """A project output that is not an aggregate: a pseudonym in it, or a row per person."""
+
+
+# Every error raised on purpose, by the service or by the standard it applies.
+EXPECTED = (PoolingError, PseudonymizeError)
+
+__all__ = [
+    "EXPECTED",
+    "AggregateError",
+    "ConfigError",
+    "ContractError",
+    "ExtractNotFoundError",
+    "ExtractUnreadableError",
+    "InternalError",
+    "KeyMaterialError",
+    "PoolingError",
+    "PseudonymizeError",
+    "UnknownNameError",
+    "UsageError",
+]

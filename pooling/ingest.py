@@ -32,7 +32,6 @@ from pooling.errors import (
     ExtractUnreadableError,
     InternalError,
 )
-from pooling.reference import province_codes
 from pooling.zones import Zones
 from pseudonymize import (
     SecretKey,
@@ -41,7 +40,8 @@ from pseudonymize import (
     hmac_sha256,
     normalize_citizen_id,
 )
-from pseudonymize.standard import LINKAGE_PSEUDONYM
+from pseudonymize.reference import province_codes
+from pseudonymize.standard import LINKAGE_PSEUDONYM, RECORD_KEY
 
 log = logging.getLogger(__name__)
 
@@ -320,9 +320,6 @@ def flag_duplicate_keys(contract: DatasetContract) -> Callable[[DataFrame], Data
     return transform
 
 
-RECORD_KEY = "_record_key"
-
-
 def with_record_key(contract: DatasetContract, key: SecretKey) -> Callable[[DataFrame], DataFrame]:
     """Add ``_record_key``: the keyed HMAC of the record's key columns, the MERGE key of an upsert
     dataset. The key columns themselves may be identifiers (a visit number) and are dropped."""
@@ -330,7 +327,7 @@ def with_record_key(contract: DatasetContract, key: SecretKey) -> Callable[[Data
     def transform(df: DataFrame) -> DataFrame:
         # \u001f (unit separator) cannot occur in a validated key value, so no two keys collide.
         joined = F.concat_ws("\u001f", *[F.col(k).cast("string") for k in contract.key])
-        return hmac_sha256(df.withColumn(RECORD_KEY, joined), RECORD_KEY, key.material, RECORD_KEY)
+        return hmac_sha256(df.withColumn(RECORD_KEY, joined), RECORD_KEY, key, RECORD_KEY)
 
     return transform
 

@@ -38,7 +38,7 @@ def to_pool(
         raise ContractError(f"columns {missing} are not in the de-identified table {df.columns}")
     if not pseudonym or LINKAGE_PSEUDONYM not in df.columns:
         return df.select(*columns)
-    return hmac_sha256(df, LINKAGE_PSEUDONYM, pool_key.material, POOL_PSEUDONYM).select(
+    return hmac_sha256(df, LINKAGE_PSEUDONYM, pool_key, POOL_PSEUDONYM).select(
         POOL_PSEUDONYM, *columns
     )
 

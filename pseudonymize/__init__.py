@@ -1,6 +1,9 @@
-"""The one de-identification standard: citizen-ID rules, native keyed HMAC, keys, field classes."""
+"""The one de-identification standard: citizen-ID rules, native keyed HMAC, keys, field classes.
 
-from pseudonymize._hmac import hmac_sha256, padded_keys
+It stands on its own: nothing here imports the service (``pooling``), which builds on it.
+"""
+
+from pseudonymize._hmac import hmac_sha256
 from pseudonymize.citizen_id import (
     REASONS,
     check_digit,
@@ -16,10 +19,12 @@ from pseudonymize.keys import (
     load_key_file,
     load_master_key,
     new_key_file,
+    padded_keys,
 )
 from pseudonymize.standard import (
     LINKAGE_PSEUDONYM,
     POOL_PSEUDONYM,
+    RECORD_KEY,
     FieldClass,
     Standard,
     age_band,
@@ -30,6 +35,7 @@ __all__ = [
     "MIN_KEY_BYTES",
     "POOL_PSEUDONYM",
     "REASONS",
+    "RECORD_KEY",
     "FieldClass",
     "SecretKey",
     "Standard",

@@ -2,11 +2,13 @@
 
 The master key is read from a key file (which must not be readable by group or others) or from an
 environment variable, as hex. Keys are wrapped in :class:`SecretKey`, whose ``repr`` and ``str``
-show only the key id, so a key cannot reach a log line or an error message by accident.
+show only the key id, so a key cannot reach a log line or an error message by accident. This is
+the one module that unwraps a key's bytes: to derive keys, and to pad it for the HMAC.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import stat
@@ -15,10 +17,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from pooling.errors import KeyMaterialError
+from pseudonymize.errors import KeyMaterialError
 
 MIN_KEY_BYTES = 32
 _KEY_ID_INFO = b"pooling/key-id/v1"
+_BLOCK = 64  # SHA-256 block size in bytes
 
 
 def _hkdf(material: bytes, info: bytes, length: int) -> bytes:
@@ -61,6 +64,18 @@ class SecretKey:
 
     def __hash__(self) -> int:
         return hash(self.key_id)
+
+
+def padded_keys(key: SecretKey | bytes) -> tuple[bytes, bytes]:
+    """The inner and outer padded keys of RFC 2104 for SHA-256."""
+    if isinstance(key, SecretKey):
+        key = key.material
+    if not isinstance(key, bytes | bytearray):
+        raise TypeError(f"an HMAC key must be bytes, not {type(key).__name__}")
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = bytes(key).ljust(_BLOCK, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
 
 
 def pool_key_info(project: str, version: int) -> bytes:

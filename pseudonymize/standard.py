@@ -16,21 +16,24 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from pooling.errors import ContractError, UnknownNameError
 from pseudonymize._hmac import hmac_sha256
+from pseudonymize.errors import ContractError, UnknownNameError
+from pseudonymize.reference import provinces
 
 if TYPE_CHECKING:
-    from pooling.config import ColumnSpec
     from pseudonymize.keys import SecretKey
 
+# The pseudonyms of the standard, by column name. The record key pseudonymises the key columns of
+# an upsert dataset (a visit number, say): the MERGE key, never linkable across datasets.
 LINKAGE_PSEUDONYM = "linkage_pseudonym"
 POOL_PSEUDONYM = "pool_pseudonym"
+RECORD_KEY = "_record_key"
 # Every pseudonym of the standard: a lowercase hex HMAC-SHA256 digest (a regular expression).
 PSEUDONYM_PATTERN = "^[0-9a-f]{64}$"
 
@@ -40,6 +43,19 @@ class FieldClass(StrEnum):
     direct_identifier = "direct_identifier"
     quasi_identifier = "quasi_identifier"
     attribute = "attribute"
+
+
+class ClassifiedColumn(Protocol):
+    """What the standard needs of a column of an agency contract (the service's ``ColumnSpec``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def field_class(self) -> FieldClass: ...
+
+    @property
+    def generalise(self) -> Sequence[str]: ...
 
 
 class _Strict(BaseModel):
@@ -118,8 +134,6 @@ def postcode_province(
     ``overrides`` for a listed postcode, else the one ``prefix_defaults`` names, else null:
     never an unstated guess. Malformed postcodes give null.
     """
-    from pooling.reference import provinces
-
     by_prefix: dict[str, set[str]] = {}
     for p in provinces():
         by_prefix.setdefault(p.postcode_prefix, set()).add(p.code)
@@ -162,7 +176,7 @@ class Standard(_Strict):
                 f"Available generalisations are: {sorted(self.generalisations)}"
             ) from None
 
-    def output_columns(self, columns: Sequence[ColumnSpec]) -> list[str]:
+    def output_columns(self, columns: Sequence[ClassifiedColumn]) -> list[str]:
         """The column names a dataset has after de-identification, in contract order."""
         out: list[str] = []
         for c in columns:
@@ -179,7 +193,7 @@ class Standard(_Strict):
 
     def deidentify(
         self,
-        columns: Sequence[ColumnSpec],
+        columns: Sequence[ClassifiedColumn],
         linkage_key: SecretKey,
         keep: Sequence[str] = (),
     ) -> Callable[[DataFrame], DataFrame]:
@@ -203,7 +217,7 @@ class Standard(_Strict):
             out = df
             for c in columns:
                 if c.field_class is FieldClass.citizen_id:
-                    out = hmac_sha256(out, c.name, linkage_key.material, LINKAGE_PSEUDONYM)
+                    out = hmac_sha256(out, c.name, linkage_key, LINKAGE_PSEUDONYM)
                 elif c.field_class is FieldClass.quasi_identifier:
                     for g in c.generalise:
                         rule = self.generalisation(g)

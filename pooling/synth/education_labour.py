@@ -7,10 +7,10 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from pooling.reference import provinces
 from pooling.synth.plan import SynthPlan
 from pooling.synth.population import person_record
 from pooling.synth.random import below, choose, person_draw, uniform
+from pseudonymize.reference import provinces
 
 FIELDS = (
     "engineering",

@@ -15,9 +15,9 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from pooling.reference import provinces
 from pooling.synth.plan import SynthPlan
 from pooling.synth.random import below, uniform, with_uniforms
+from pseudonymize.reference import provinces
 
 YEAR = 2025
 DAYS = 365

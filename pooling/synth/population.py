@@ -5,11 +5,11 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from pooling.reference import provinces
 from pooling.synth.plan import SynthPlan
 from pooling.synth.random import below, choose, drop_uniforms, with_uniforms
 from pooling.synth.vocab import thai_vocabulary
 from pseudonymize import check_digit_expr
+from pseudonymize.reference import provinces
 
 # Thailand's age structure, share of the population per 5-year band (0-4 ... 85+), roughly 2025.
 AGE_BAND_WEIGHTS = (

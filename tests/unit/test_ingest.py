@@ -148,7 +148,7 @@ def _visit(visit_id, citizen_id, cost, day="2025-03-01"):
 
 
 def _costs(spark, zones):
-    from pooling.ingest import RECORD_KEY
+    from pseudonymize.standard import RECORD_KEY
 
     df = spark.read.format("delta").load(zones.deidentified("public_health", "service_records"))
     assert RECORD_KEY in df.columns and "visit_id" not in df.columns

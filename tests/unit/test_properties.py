@@ -16,9 +16,9 @@ from pyspark.sql import functions as F
 from pooling.config import ColumnType
 from pooling.errors import ContractError
 from pooling.ingest import REASON, TYPED, check_columns, flag_duplicate_keys, validate
-from pooling.reference import province_codes
 from pseudonymize import check_digit, citizen_id_problem, normalize_citizen_id
 from pseudonymize.citizen_id import THAI_DIGITS
+from pseudonymize.reference import province_codes
 
 SPARK = settings(
     max_examples=30,

@@ -4,8 +4,8 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from pooling.errors import ContractError
 from pseudonymize import hmac_sha256
+from pseudonymize.errors import ContractError
 
 
 def test_deidentify_drops_generalises_pseudonymises_and_keeps(spark, conf, master_key):

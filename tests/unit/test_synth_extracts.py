@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from pooling.reference import province_codes
 from pooling.synth import EXTRACTS, SynthPlan, generate, write_extracts
 from pooling.synth.environment import PM25_STANDARD
 from pseudonymize import citizen_id_problem, normalize_citizen_id
+from pseudonymize.reference import province_codes
 
 PERSONS = 1500
 

@@ -22,7 +22,7 @@ class Province:
 
 @lru_cache(maxsize=1)
 def provinces() -> tuple[Province, ...]:
-    text = files("pooling").joinpath("reference/provinces.csv").read_text(encoding="utf-8")
+    text = files("pseudonymize").joinpath("reference/provinces.csv").read_text(encoding="utf-8")
     rows = csv.DictReader(text.splitlines())
     return tuple(
         Province(
