@@ -164,7 +164,7 @@ class _Context:
         self.zones = Zones.for_profile(self.profile, self.base_dir)
 
     def master_key(self):
-        from pooling.session import resolve_path
+        from pooling.zones import resolve_path
         from pseudonymize import load_master_key
 
         keys = self.profile.keys

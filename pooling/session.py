@@ -17,6 +17,7 @@ from pyspark.sql import SparkSession
 
 from pooling.config import Profile, expand_env
 from pooling.errors import ConfigError
+from pooling.zones import resolve_path
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +55,6 @@ def delta_jars(jars_dir: Path) -> list[Path]:
     spark_jars = Path(pyspark.__file__).parent / "jars"
     shipped = {_artifact(j) for j in spark_jars.glob("*.jar")}
     return [j for j in jars if _artifact(j) not in shipped]
-
-
-def resolve_path(value: str, base_dir: Path) -> str:
-    """A profile path: ``${VAR}`` expanded; relative local paths taken from ``base_dir``."""
-    value = expand_env(value)
-    if "://" in value or value.startswith("file:"):
-        return value
-    p = Path(value)
-    return str(p if p.is_absolute() else (base_dir / p).resolve())
 
 
 def submitted_conf() -> dict[str, str]:

@@ -5,8 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pooling.config import ZONES, Profile
-from pooling.session import resolve_path
+from pooling.config import ZONES, Profile, expand_env
+
+
+def resolve_path(value: str, base_dir: Path) -> str:
+    """A profile path: ``${VAR}`` expanded; relative local paths taken from ``base_dir``."""
+    value = expand_env(value)
+    if "://" in value or value.startswith("file:"):
+        return value
+    p = Path(value)
+    return str(p if p.is_absolute() else (base_dir / p).resolve())
 
 
 @dataclass(frozen=True)
