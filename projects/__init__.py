@@ -4,7 +4,7 @@ A project function takes ``{table name: DataFrame}`` (its pool, nothing else) an
 ``{output name: Output}``: aggregate tables with what a reader needs to understand them (the
 cells they are counted over, the column that counts the people in a cell, a sentence on how to
 read them) and, for the headline outputs, a chart. It never reads or writes storage itself;
-``pooling.runs`` checks, writes, draws and reports.
+``pooling.outputs`` checks, writes, draws and reports.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Literal
 
 from pyspark.sql import DataFrame
 
-from pooling.errors import UnknownNameError
+from pooling.core.errors import UnknownNameError
 
 MODULES = (
     "low_income",

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pooling.config import Conf, Profile, load_model
-from pooling.session import build_session
-from pooling.zones import Zones
+from pooling.core.config import Conf, Profile, load_model
+from pooling.core.session import build_session
+from pooling.core.zones import Zones
 from pseudonymize import SecretKey
 
 REPO = Path(__file__).resolve().parents[1]

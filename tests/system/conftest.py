@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pooling.demo import run_demo
+from pooling.dev.demo import run_demo
 
 PERSONS = 4000
 REPO = Path(__file__).resolve().parents[2]
@@ -12,8 +12,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def demo(spark_session, conf, tmp_path_factory):
-    from pooling.config import Profile
-    from pooling.zones import Zones
+    from pooling.core.config import Profile
+    from pooling.core.zones import Zones
     from pseudonymize import SecretKey
 
     root = tmp_path_factory.mktemp("pipeline")

@@ -22,9 +22,9 @@ import pyspark
 import pytest
 from chispa import assert_approx_df_equality
 
-from pooling import tables
-from pooling.session import delta_jars
-from pooling.zones import Zones
+from pooling.core import tables
+from pooling.core.session import delta_jars
+from pooling.core.zones import Zones
 
 REPO = Path(__file__).resolve().parents[2]
 SPARK_HOME = Path(pyspark.__file__).parent

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from pooling import tables
-from pooling.errors import ContractError, ExtractUnreadableError, UnknownNameError
-from pooling.ingest import ingest
-from pooling.zones import Zones
+from pooling.core import tables
+from pooling.core.errors import ContractError, ExtractUnreadableError, UnknownNameError
+from pooling.core.zones import Zones
+from pooling.ingest.job import ingest
 
 REPO = Path(__file__).resolve().parents[2]
 POOLING = Path(sys.executable).parent / "pooling"

@@ -8,7 +8,7 @@ import pytest
 from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
-from pooling.demo import TRUTH_CHECKS
+from pooling.dev.demo import TRUTH_CHECKS
 
 PERSONS = 4000
 REPO = Path(__file__).resolve().parents[2]
@@ -117,8 +117,8 @@ def test_a_project_that_returns_people_writes_nothing(demo, spark_session, conf,
     """The gate in front of every output: a per-person or pseudonymised output is refused
     before anything of the run is written."""
     import projects
-    from pooling.errors import AggregateError
-    from pooling.runs import run_project
+    from pooling.core.errors import AggregateError
+    from pooling.outputs.runs import run_project
     from projects import Output
 
     report, zones, _ = demo
@@ -336,13 +336,13 @@ def test_quarantine_holds_every_rejected_row_with_its_reason(demo, spark_session
 
 
 def _versions(spark, paths):
-    from pooling import tables
+    from pooling.core import tables
 
     return {p: tables.last_commit(spark, p).version for p in paths}
 
 
 def test_reingesting_every_extract_changes_no_table(demo, spark_session, conf):
-    from pooling.ingest import ingest
+    from pooling.ingest.job import ingest
     from pseudonymize import SecretKey
 
     report, zones, _ = demo
@@ -361,7 +361,7 @@ def test_reingesting_every_extract_changes_no_table(demo, spark_session, conf):
 
 def test_a_person_has_one_pseudonym_per_pool_and_none_shared_between_pools(demo, spark_session):
     """Within a pool, the person behind two tables' rows links; between pools nothing does."""
-    from pooling import tables
+    from pooling.core import tables
 
     report, zones, _ = demo
 
@@ -409,7 +409,7 @@ def test_a_person_has_one_pseudonym_per_pool_and_none_shared_between_pools(demo,
 def test_pool_tables_carry_constraints_and_layout(demo, spark_session):
     from delta.tables import DeltaTable
 
-    from pooling import tables
+    from pooling.core import tables
 
     report, zones, _ = demo
     path = _pool(report, "low_income").tables["welfare_registry"].path
@@ -430,7 +430,7 @@ def test_pool_tables_carry_constraints_and_layout(demo, spark_session):
 
 
 def test_catalog_lists_every_table_with_its_metadata(demo, spark_session):
-    from pooling.catalog import list_tables, render_catalog
+    from pooling.ops.catalog import list_tables, render_catalog
 
     report, zones, _ = demo
     infos = {t.name: t for t in list_tables(spark_session, zones)}
@@ -446,7 +446,7 @@ def test_catalog_lists_every_table_with_its_metadata(demo, spark_session):
 
 
 def test_lineage_runs_from_output_back_to_the_extract(demo, spark_session):
-    from pooling.catalog import lineage
+    from pooling.ops.catalog import lineage
 
     report, zones, _ = demo
     output = f"outputs.low_income.{report.runs['low_income'].run_id}.welfare_overlap"

@@ -3,8 +3,8 @@
 import pytest
 from pyspark.sql import functions as F
 
-from pooling.aggregates import check_aggregate
-from pooling.errors import AggregateError
+from pooling.core.errors import AggregateError
+from pooling.outputs.aggregates import check_aggregate
 from projects import Output
 
 HEX = "a3" * 32  # shaped like a pool pseudonym

@@ -1,4 +1,4 @@
-from pooling.bench import bench_pseudonymize, render_pseudonymize
+from pooling.dev.bench import bench_pseudonymize, render_pseudonymize
 
 
 def test_benchmark_runs_and_all_methods_agree(spark):

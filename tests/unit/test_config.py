@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from pooling.config import AgencyContract, Conf, Profile, load_model
-from pooling.errors import ConfigError, UnknownNameError
+from pooling.core.config import AgencyContract, Conf, Profile, load_model
+from pooling.core.errors import ConfigError, UnknownNameError
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,8 +5,14 @@ import random
 import pandas as pd
 import pytest
 
-from pooling.config import DisclosureSettings
-from pooling.disclosure import OutputMeta, coarser_outputs, dominance_flags, run_checks, suppress
+from pooling.core.config import DisclosureSettings
+from pooling.review.disclosure import (
+    OutputMeta,
+    coarser_outputs,
+    dominance_flags,
+    run_checks,
+    suppress,
+)
 
 S = DisclosureSettings()  # min 10, p 10 %, (2, 85 %)
 META = OutputMeta("o", ("province_code", "sex"), "persons", ("persons", "screened"))

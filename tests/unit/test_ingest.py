@@ -4,9 +4,9 @@ import json
 import pytest
 from pyspark.sql import functions as F
 
-from pooling import tables
-from pooling.errors import ContractError, ExtractNotFoundError
-from pooling.ingest import check_columns, ingest, validate
+from pooling.core import tables
+from pooling.core.errors import ContractError, ExtractNotFoundError
+from pooling.ingest.job import check_columns, ingest, validate
 
 HEADER = "case_no,citizen_id,first_name,last_name,record_type,start_date"
 

@@ -3,7 +3,7 @@ import pickle
 
 import pytest
 
-from pooling.errors import KeyMaterialError
+from pooling.core.errors import KeyMaterialError
 from pseudonymize import SecretKey, derive_pool_key, load_key_file, load_master_key, new_key_file
 
 

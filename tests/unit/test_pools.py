@@ -1,4 +1,4 @@
-from pooling.pools import to_pool
+from pooling.pools.build import to_pool
 from pseudonymize import SecretKey, derive_pool_key, hmac_sha256
 
 MASTER = SecretKey(bytes(range(100, 132)), "master")

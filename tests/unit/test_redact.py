@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from pooling import cli, redact
+from pooling import cli
+from pooling.core import redact
 
 RAW = [
     "1101700207030",
@@ -65,8 +66,8 @@ def test_jvm_log_lines_are_redacted(tmp_path):
     """Spark's own log4j output goes through conf/log4j2.properties' redaction patterns."""
     script = (
         "from pathlib import Path\n"
-        "from pooling.config import Conf\n"
-        "from pooling.session import build_session\n"
+        "from pooling.core.config import Conf\n"
+        "from pooling.core.session import build_session\n"
         "conf = Conf(Path('conf'))\n"
         "spark = build_session(conf.profile('local'), base_dir=Path('.'),"
         " extra_conf={'spark.ui.enabled': 'false'})\n"

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from pooling.reports import OutputFacts, chart_data, draw, report_markdown
+from pooling.outputs.reports import OutputFacts, chart_data, draw, report_markdown
 from projects import Chart, Output
 
 CELLS = pd.DataFrame(

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pooling import tables
-from pooling.config import Lifecycle
-from pooling.ingest import ingest
-from pooling.retention import plan_and_apply
+from pooling.core import tables
+from pooling.core.config import Lifecycle
+from pooling.ingest.job import ingest
+from pooling.ops.retention import plan_and_apply
 
 HEADER = "case_no,citizen_id,first_name,last_name,record_type,start_date"
 JUSTICE = {"agency": "justice", "dataset": "justice_records"}  # retention_days: 90

@@ -3,10 +3,10 @@
 import shutil
 from pathlib import Path
 
-from pooling import tables
-from pooling.config import Conf
-from pooling.ingest import ingest
-from pooling.pools import build_pool
+from pooling.core import tables
+from pooling.core.config import Conf
+from pooling.ingest.job import ingest
+from pooling.pools.build import build_pool
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = "low_income"

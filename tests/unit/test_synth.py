@@ -1,6 +1,6 @@
 from pyspark.sql import functions as F
 
-from pooling.synth import SynthPlan, fault_counts, generate
+from pooling.dev.synth import SynthPlan, fault_counts, generate
 from pseudonymize import citizen_id_problem, normalize_citizen_id
 
 
@@ -61,8 +61,8 @@ def test_fault_counts_match_the_rows(spark):
 def test_rows_a_fault_made_identical_count_as_duplicates(spark):
     """Two provinces' zero-accident days given the same unknown province code are one row twice:
     the manifest must expect one quarantined row and one duplicate, as ingest will find."""
-    from pooling.synth import Extract
-    from pooling.synth.catalog import EXTRACTS
+    from pooling.dev.synth import Extract
+    from pooling.dev.synth.extracts import EXTRACTS
 
     spec = next(e for e in EXTRACTS if e.dataset == "road_accidents")
     rows = spark.createDataFrame(

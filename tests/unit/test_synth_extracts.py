@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from pooling.synth import EXTRACTS, SynthPlan, generate, write_extracts
-from pooling.synth.environment import PM25_STANDARD
+from pooling.dev.synth import EXTRACTS, SynthPlan, generate, write_extracts
+from pooling.dev.synth.environment import PM25_STANDARD
 from pseudonymize import citizen_id_problem, normalize_citizen_id
 from pseudonymize.reference import province_codes
 

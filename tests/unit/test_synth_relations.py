@@ -3,7 +3,7 @@
 import pytest
 from pyspark.sql import functions as F
 
-from pooling.synth import SynthPlan, generate
+from pooling.dev.synth import SynthPlan, generate
 
 
 @pytest.fixture(scope="module")

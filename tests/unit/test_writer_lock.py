@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pooling.tables import local_writer_lock
+from pooling.core.tables import local_writer_lock
 
 TRY_LOCK = """
 import fcntl, sys

@@ -1,0 +1,420 @@
+"""Strict configuration models for everything under ``conf/``.
+
+YAML is read at the edge with ``yaml.safe_load`` and validated by pydantic models with
+``extra="forbid"``: an unknown key, a wrong type or a missing value is an error that names the file
+and the key. All problems of one file are reported together.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pooling.core.errors import ConfigError, UnknownNameError
+from pseudonymize.standard import LINKAGE_PSEUDONYM, POOL_PSEUDONYM, FieldClass, Standard
+
+M = TypeVar("M", bound=BaseModel)
+
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+class SparkSettings(Strict):
+    master: str
+    app_name: str = "pooling"
+    # Required on purpose: the JVM default (1 GiB) is too small and "all of it" starves the OS.
+    driver_memory: Annotated[str, Field(pattern=r"^\d+[mg]$")]
+    shuffle_partitions: Annotated[int, Field(ge=1, le=100_000)]
+    conf: dict[str, str] = {}
+
+
+ZONES = ("landing", "linkage", "deidentified", "pools", "outputs", "released", "audit")
+
+
+class StorageSettings(Strict):
+    """Where the zones live. ``root`` is a local path or a URI (file:, s3a:, abfss:, hdfs:)."""
+
+    root: str
+    # Optional per-zone overrides, e.g. the linkage zone on a separately secured bucket.
+    zones: dict[Literal[ZONES], str] = {}  # type: ignore[valid-type]
+
+
+class KeySettings(Strict):
+    """Where the master key comes from. Paths and variable names only, never key material."""
+
+    file: str | None = None
+    env: str = "POOLING_MASTER_KEY"
+
+
+class Profile(Strict):
+    name: Identifier
+    description: str
+    spark: SparkSettings
+    storage: StorageSettings
+    keys: KeySettings = KeySettings()
+
+
+# --------------------------------------------------------------------------- agency contracts
+
+
+class ColumnType(StrEnum):
+    string = "string"
+    integer = "integer"
+    long = "long"
+    double = "double"
+    date = "date"
+    boolean = "boolean"
+
+
+class DataClass(StrEnum):
+    public = "public"
+    official = "official"
+    personal = "personal"
+    secret = "secret"
+
+
+class ColumnSpec(Strict):
+    name: Identifier
+    type: ColumnType
+    field_class: FieldClass = Field(alias="class")
+    description: str
+    mandatory: bool = False
+    # Quasi-identifiers only: the named generalisations of the standard to publish instead.
+    generalise: list[str] = []
+    # A code column checked against reference data: an unknown code quarantines the row.
+    codes: Literal["province", "district"] | None = None
+
+    @model_validator(mode="after")
+    def _generalise_only_for_quasi(self) -> ColumnSpec:
+        if self.field_class is FieldClass.quasi_identifier and not self.generalise:
+            raise ValueError(
+                f"column {self.name!r} is a quasi_identifier and needs 'generalise: [...]' "
+                "naming at least one generalisation of the standard"
+            )
+        if self.field_class is not FieldClass.quasi_identifier and self.generalise:
+            raise ValueError(
+                f"column {self.name!r} has 'generalise' but is {self.field_class.value}; "
+                "only quasi_identifier columns are generalised"
+            )
+        return self
+
+
+class DatasetContract(Strict):
+    description: str
+    data_class: DataClass
+    format: Literal["csv", "json", "parquet"]
+    key: list[Identifier]
+    retention_days: Annotated[int, Field(ge=1)]
+    update_frequency: Literal["daily", "weekly", "monthly", "quarterly", "yearly", "ad_hoc"]
+    # replace: each extract is the whole dataset and replaces the table.
+    # upsert: each extract holds new and changed records, merged into the table on ``key``.
+    load: Literal["replace", "upsert"] = "replace"
+    columns: list[ColumnSpec]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DatasetContract:
+        names = [c.name for c in self.columns]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"columns listed twice: {dupes}")
+        missing_key = [k for k in self.key if k not in names]
+        if missing_key:
+            raise ValueError(f"key columns {missing_key} are not among the columns {names}")
+        ids = [c.name for c in self.columns if c.field_class is FieldClass.citizen_id]
+        if len(ids) > 1:
+            raise ValueError(f"at most one citizen_id column per dataset, found {ids}")
+        # A record without its key cannot be told apart from another one: key columns are required.
+        optional_key = [
+            c.name
+            for c in self.columns
+            if c.name in self.key and not c.mandatory and c.field_class is not FieldClass.citizen_id
+        ]
+        if optional_key:
+            raise ValueError(f"key columns {optional_key} must be 'mandatory: true'")
+        return self
+
+    def column(self, name: str) -> ColumnSpec:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise UnknownNameError(
+            f"column {name!r} is not in the contract; columns are {[c.name for c in self.columns]}"
+        )
+
+    @property
+    def citizen_id_column(self) -> str | None:
+        return next((c.name for c in self.columns if c.field_class is FieldClass.citizen_id), None)
+
+
+class Steward(Strict):
+    unit: str
+    contact: str
+
+
+class AgencyContract(Strict):
+    agency: Identifier
+    name: str
+    name_th: str
+    steward: Steward
+    datasets: dict[Identifier, DatasetContract]
+
+    def dataset(self, name: str) -> DatasetContract:
+        try:
+            return self.datasets[name]
+        except KeyError:
+            raise UnknownNameError(
+                f"agency {self.agency!r} has no dataset {name!r}. "
+                f"Available datasets are: {sorted(self.datasets)}"
+            ) from None
+
+
+# --------------------------------------------------------------------------- projects
+
+
+class PoolSource(Strict):
+    agency: Identifier
+    dataset: Identifier
+    # Minimisation: only these de-identified columns enter the pool (the pseudonym always does).
+    columns: list[Identifier]
+    # false: the project needs this person-level dataset only in aggregate (e.g. farm area per
+    # province), so its rows enter the pool without any pseudonym and cannot be linked.
+    pseudonym: bool = True
+    # Layout: liquid-clustering columns. Default: the pool pseudonym for person-level tables (the
+    # key every join of the project uses), none for place-and-time tables.
+    cluster_by: list[Identifier] | None = None
+
+
+class DisclosureSettings(Strict):
+    """The secretariat's output checks for one project (established practice: ACRO/SACRO)."""
+
+    # A count of people under this is disclosive (threshold rule).
+    min_cell_count: Annotated[int, Field(ge=1)] = 10
+    # p% rule for magnitude cells: sensitive when the cell total minus its two largest
+    # contributions is under p% of the largest (the second could estimate the first that well).
+    dominance_p_percent: Annotated[float, Field(gt=0, lt=100)] = 10.0
+    # (n, k) rule: sensitive when the n largest contributions make up more than k% of the total.
+    dominance_n: Annotated[int, Field(ge=1)] = 2
+    dominance_k_percent: Annotated[float, Field(gt=0, le=100)] = 85.0
+
+
+class Lifecycle(Strict):
+    """``conf/lifecycle.yaml``: how long superseded Delta versions stay readable, per zone."""
+
+    # VACUUM removes files that older table versions need once they are this old (hours).
+    version_retention_hours: dict[Literal["linkage", "deidentified", "pools", "outputs"], int]  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _non_negative(self) -> Lifecycle:
+        bad = {z: h for z, h in self.version_retention_hours.items() if h < 0}
+        if bad:
+            raise ValueError(f"retention hours must be >= 0, got {bad}")
+        return self
+
+
+class ProjectSpec(Strict):
+    name: Identifier
+    title: str
+    title_th: str
+    question: str
+    pool_key_version: Annotated[int, Field(ge=1)]
+    pool: dict[Identifier, PoolSource]
+    analysts: list[str]
+    disclosure: DisclosureSettings
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _format_errors(path: Path, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (not allowed here)"
+        elif e["type"] == "missing":
+            msg = "missing required key"
+        else:
+            msg = e["msg"]
+            if "input" in e and not isinstance(e["input"], dict | list):
+                msg += f" (got {e['input']!r})"
+        lines.append(f"  {where}: {msg}")
+    return f"{path}: {len(lines)} problem(s):\n" + "\n".join(lines)
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+
+
+def load_model(path: Path, model: type[M]) -> M:
+    """Load one YAML file into ``model``; every problem names the file and the key."""
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_errors(path, e)) from None
+
+
+_ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(value: str) -> str:
+    """Expand ``${VAR}`` / ``${VAR:-default}`` in storage paths (never used for key material)."""
+
+    def sub(m: re.Match[str]) -> str:
+        var, default = m.group(1), m.group(2)
+        if var in os.environ:
+            return os.environ[var]
+        if default is not None:
+            return default
+        raise ConfigError(f"environment variable {var} is referenced in a profile but not set")
+
+    return _ENV_REF.sub(sub, value)
+
+
+class Conf:
+    """The whole ``conf/`` directory, validated and cross-checked at load time."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        if not (self.root / "standard.yaml").is_file():
+            raise ConfigError(
+                f"{self.root}: not a configuration directory (no standard.yaml). "
+                "Pass --conf DIR or set POOLING_CONF."
+            )
+        self.standard: Standard = load_model(self.root / "standard.yaml", Standard)
+        self.lifecycle: Lifecycle = load_model(self.root / "lifecycle.yaml", Lifecycle)
+        self.agencies: dict[str, AgencyContract] = {}
+        for path in sorted((self.root / "agencies").glob("*.yaml")):
+            contract = load_model(path, AgencyContract)
+            if contract.agency != path.stem:
+                raise ConfigError(
+                    f"{path}: agency: {contract.agency!r} must match the file name {path.stem!r}"
+                )
+            self._check_contract(path, contract)
+            self.agencies[contract.agency] = contract
+        self.projects: dict[str, ProjectSpec] = {}
+        for path in sorted((self.root / "projects").glob("*.yaml")):
+            spec = load_model(path, ProjectSpec)
+            if spec.name != path.stem:
+                raise ConfigError(f"{path}: name: {spec.name!r} must match the file name")
+            self._check_project(path, spec)
+            self.projects[spec.name] = spec
+
+    def _check_contract(self, path: Path, contract: AgencyContract) -> None:
+        problems = []
+        for ds_name, ds in contract.datasets.items():
+            for i, col in enumerate(ds.columns):
+                for g in col.generalise:
+                    try:
+                        self.standard.generalisation(g).check_input(col.type.value)
+                    except ValueError as e:
+                        problems.append(f"  datasets.{ds_name}.columns.{i}.generalise: {e}")
+        if problems:
+            raise ConfigError(f"{path}: {len(problems)} problem(s):\n" + "\n".join(problems))
+
+    def _check_project(self, path: Path, spec: ProjectSpec) -> None:
+        problems = []
+        for table, src in spec.pool.items():
+            where = f"pool.{table}"
+            try:
+                ds = self.dataset(src.agency, src.dataset)
+            except UnknownNameError as e:
+                problems.append(f"  {where}: {e}")
+                continue
+            available = self.standard.output_columns(ds.columns)
+            for c in src.columns:
+                if c not in available:
+                    problems.append(
+                        f"  {where}.columns: {c!r} is not a de-identified column of "
+                        f"{src.agency}.{src.dataset}; available: {sorted(available)}"
+                    )
+            linked = src.pseudonym and LINKAGE_PSEUDONYM in available
+            in_pool = [*([POOL_PSEUDONYM] if linked else []), *src.columns]
+            for c in src.cluster_by or []:
+                if c not in in_pool:
+                    problems.append(
+                        f"  {where}.cluster_by: {c!r} is not a column of this pool table {in_pool}"
+                    )
+        if problems:
+            raise ConfigError(f"{path}: {len(problems)} problem(s):\n" + "\n".join(problems))
+
+    def agency(self, name: str) -> AgencyContract:
+        try:
+            return self.agencies[name]
+        except KeyError:
+            raise UnknownNameError(
+                f"agency {name!r} is not configured. "
+                f"Available agencies are: {sorted(self.agencies)}"
+            ) from None
+
+    def dataset(self, agency: str, dataset: str) -> DatasetContract:
+        return self.agency(agency).dataset(dataset)
+
+    def project(self, name: str) -> ProjectSpec:
+        try:
+            return self.projects[name]
+        except KeyError:
+            raise UnknownNameError(
+                f"project {name!r} is not configured. "
+                f"Available projects are: {sorted(self.projects)}"
+            ) from None
+
+    def profile(self, name: str) -> Profile:
+        path = self.root / "profiles" / f"{name}.yaml"
+        if not path.is_file():
+            available = sorted(p.stem for p in (self.root / "profiles").glob("*.yaml"))
+            raise UnknownNameError(
+                f"profile {name!r} not found in {path.parent}. Available: {available}"
+            )
+        profile = load_model(path, Profile)
+        if profile.name != name:
+            raise ConfigError(f"{path}: name: {profile.name!r} must match the file name")
+        return profile
+
+    def datasets(self) -> Iterable[tuple[str, str, DatasetContract]]:
+        for a_name, a in self.agencies.items():
+            for d_name, d in a.datasets.items():
+                yield a_name, d_name, d
+
+
+def default_conf_dir() -> Path:
+    return Path(os.environ.get("POOLING_CONF", "conf"))
+
+
+__all__ = [
+    "AgencyContract",
+    "ColumnSpec",
+    "ColumnType",
+    "Conf",
+    "DataClass",
+    "DatasetContract",
+    "Lifecycle",
+    "Profile",
+    "ProjectSpec",
+    "ZONES",
+    "default_conf_dir",
+    "expand_env",
+    "load_model",
+]

@@ -1,0 +1,292 @@
+"""Every extract the generator writes: agency, dataset, format, how it is made, which faults
+it can carry. One entry per dataset of the seven projects (../shared/DOMAIN.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+
+from pooling.dev.synth import agriculture, education_labour, environment, health, low_income
+from pooling.dev.synth.plan import SynthPlan
+
+
+@dataclass
+class Sources:
+    """What extracts are made from: the population, the environment grid, other extracts."""
+
+    spark: SparkSession
+    plan: SynthPlan
+    people: DataFrame
+    grid: DataFrame
+    made: dict[str, DataFrame]
+
+
+@dataclass(frozen=True)
+class ExtractSpec:
+    agency: str
+    dataset: str
+    format: str  # csv | json | parquet
+    key: tuple[str, ...]  # the record's key: fault and duplicate draws hang on it
+    make: Callable[[Sources], DataFrame]
+    person_level: bool = True
+    mandatory: tuple[str, ...] = ()  # may be blanked (missing mandatory field)
+    typed: tuple[str, ...] = ()  # non-string columns that may hold a bad value (text formats)
+    coded: tuple[str, ...] = ()  # code columns that may hold an unknown province code
+    bom: bool = False  # CSV with a UTF-8 byte-order mark
+    crlf: bool = False  # CSV with Windows line endings
+
+    @property
+    def name(self) -> str:
+        return f"{self.agency}.{self.dataset}"
+
+
+def _p(fn: Callable[[DataFrame, SynthPlan], DataFrame]) -> Callable[[Sources], DataFrame]:
+    return lambda s: fn(s.people, s.plan)
+
+
+def _g(fn: Callable[[DataFrame, SynthPlan], DataFrame]) -> Callable[[Sources], DataFrame]:
+    return lambda s: fn(s.grid, s.plan)
+
+
+EXTRACTS: tuple[ExtractSpec, ...] = (
+    # low-income assistance
+    ExtractSpec(
+        "finance",
+        "welfare_registry",
+        "csv",
+        ("registry_no",),
+        _p(low_income.welfare_registry),
+        mandatory=("district_code", "birth_date", "sex"),
+        typed=("birth_date", "annual_income_baht"),
+        coded=("district_code",),
+        bom=True,
+    ),
+    ExtractSpec(
+        "interior",
+        "population_register",
+        "parquet",
+        ("citizen_id",),
+        _p(low_income.population_register),
+        mandatory=("sex", "birth_date"),
+        coded=("district_code",),
+    ),
+    ExtractSpec(
+        "public_health",
+        "service_records",
+        "json",
+        ("visit_id",),
+        _p(low_income.service_records),
+        mandatory=("service_date",),
+        typed=("service_date", "cost_baht"),
+    ),
+    ExtractSpec(
+        "social_development",
+        "benefit_recipients",
+        "csv",
+        ("recipient_no",),
+        _p(low_income.benefit_recipients),
+        mandatory=("benefit",),
+        typed=("monthly_baht",),
+        crlf=True,
+    ),
+    ExtractSpec(
+        "justice",
+        "justice_records",
+        "csv",
+        ("case_no",),
+        _p(low_income.justice_records),
+        mandatory=("record_type",),
+        typed=("start_date",),
+    ),
+    # agriculture
+    ExtractSpec(
+        "agriculture",
+        "farmer_registry",
+        "csv",
+        ("farmer_id",),
+        lambda s: s.made["agriculture.farmer_registry"],
+        mandatory=("main_crop",),
+        typed=("farm_area_rai",),
+        coded=("district_code",),
+        bom=True,
+        crlf=True,
+    ),
+    ExtractSpec(
+        "agriculture",
+        "plots",
+        "json",
+        ("plot_id",),
+        lambda s: s.made["agriculture.plots"],
+        typed=("area_rai",),
+        coded=("district_code",),
+    ),
+    ExtractSpec(
+        "commerce",
+        "crop_prices",
+        "csv",
+        ("province_code", "month", "crop"),
+        _g(environment.crop_prices),
+        person_level=False,
+        typed=("price_baht_per_kg",),
+        coded=("province_code",),
+    ),
+    # education and labour market
+    ExtractSpec(
+        "education",
+        "graduates",
+        "parquet",
+        ("student_id",),
+        lambda s: s.made["education.graduates"],
+        mandatory=("field",),
+    ),
+    ExtractSpec(
+        "labour",
+        "social_security",
+        "csv",
+        ("insured_id",),
+        lambda s: education_labour.social_security(s.people, s.made["education.graduates"], s.plan),
+        mandatory=("start_date",),
+        typed=("start_date", "monthly_wage"),
+        coded=("establishment_province",),
+    ),
+    ExtractSpec(
+        "industry",
+        "establishments",
+        "csv",
+        ("establishment_id",),
+        lambda s: education_labour.establishments(s.spark, s.plan),
+        person_level=False,
+        typed=("employees",),
+        coded=("province_code",),
+    ),
+    # public health
+    ExtractSpec(
+        "public_health",
+        "ncd_screening",
+        "json",
+        ("screen_id",),
+        _p(health.ncd_screening),
+        typed=("bmi", "fpg_mgdl", "hba1c_pct"),
+    ),
+    ExtractSpec(
+        "social_development",
+        "elderly_registry",
+        "csv",
+        ("elderly_no",),
+        _p(health.elderly_registry),
+        coded=("district_code",),
+    ),
+    ExtractSpec(
+        "social_development",
+        "disability_registry",
+        "csv",
+        ("disability_no",),
+        _p(health.disability_registry),
+        mandatory=("disability_type",),
+        coded=("district_code",),
+    ),
+    # tourism and transport
+    ExtractSpec(
+        "tourism",
+        "tourist_arrivals",
+        "csv",
+        ("province_code", "month"),
+        _g(environment.tourist_arrivals),
+        person_level=False,
+        typed=("thai_visitors",),
+        coded=("province_code",),
+        bom=True,
+    ),
+    ExtractSpec(
+        "transport",
+        "passengers",
+        "csv",
+        ("province_code", "month", "mode"),
+        _g(environment.passengers),
+        person_level=False,
+        typed=("passengers",),
+        coded=("province_code",),
+    ),
+    ExtractSpec(
+        "transport",
+        "road_accidents",
+        "csv",
+        ("province_code", "date"),
+        _g(environment.road_accidents),
+        person_level=False,
+        typed=("accidents",),
+        coded=("province_code",),
+        crlf=True,
+    ),
+    # water management
+    ExtractSpec(
+        "science_technology",
+        "rainfall",
+        "json",
+        ("station_id", "date"),
+        _g(environment.rainfall),
+        person_level=False,
+        typed=("rain_mm",),
+        coded=("province_code",),
+    ),
+    ExtractSpec(
+        "digital_economy",
+        "rain_forecasts",
+        "csv",
+        ("province_code", "issued_on", "forecast_date"),
+        _g(environment.forecasts),
+        person_level=False,
+        typed=("rain_mm_forecast",),
+        coded=("province_code",),
+    ),
+    ExtractSpec(
+        "agriculture",
+        "reservoirs",
+        "parquet",
+        ("reservoir_id", "date"),
+        _g(environment.reservoirs),
+        person_level=False,
+        coded=("province_code",),
+    ),
+    # environmental pollution
+    ExtractSpec(
+        "science_technology",
+        "hotspots",
+        "csv",
+        ("hotspot_id",),
+        _g(environment.hotspots),
+        person_level=False,
+        typed=("confidence",),
+        coded=("province_code",),
+    ),
+    ExtractSpec(
+        "natural_resources",
+        "pm25",
+        "csv",
+        ("station_id", "date"),
+        _g(environment.pm25),
+        person_level=False,
+        typed=("pm25_ugm3",),
+        coded=("province_code",),
+    ),
+    ExtractSpec(
+        "public_health",
+        "respiratory_visits",
+        "json",
+        ("province_code", "date"),
+        _g(environment.respiratory_visits),
+        person_level=False,
+        typed=("visits",),
+        coded=("province_code",),
+    ),
+)
+
+
+def prepare(sources: Sources) -> None:
+    """Extracts other extracts are made from (plots from farmers, jobs from graduates)."""
+    farmers = agriculture.farmer_registry(sources.people, sources.plan)
+    sources.made["agriculture.farmer_registry"] = farmers
+    sources.made["agriculture.plots"] = agriculture.plots(farmers, sources.plan)
+    sources.made["education.graduates"] = education_labour.graduates(sources.people, sources.plan)

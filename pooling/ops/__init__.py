@@ -1,0 +1,1 @@
+"""Operations over every zone: the catalog, lineage and the data lifecycle (retention)."""

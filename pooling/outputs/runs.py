@@ -1,0 +1,198 @@
+"""Running a project: its pool in, aggregate outputs out, waiting for the secretariat's review.
+
+A run writes under ``outputs/<project>/<run_id>/``:
+
+- one Delta table per output, with its metadata (cells, count column, pool versions read);
+- ``<output>.png``, a chart of each headline output;
+- ``report.md``: what was computed, from which pool versions, how to read it;
+- ``_dominance/<output>``: for magnitude outputs, the largest contributions per cell, for the
+  review's dominance rules (secretariat only, never released);
+- ``manifest.json`` last, with status ``pending_review``. A run directory without a manifest is
+  an interrupted run and is never offered for review.
+
+Every output passes :func:`pooling.outputs.aggregates.check_aggregate` before anything is written.
+Nothing is released from here: release is the review's job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+import projects
+from pooling.core import audit, tables
+from pooling.core.config import Conf
+from pooling.core.zones import Zones
+from pooling.outputs import reports
+from pooling.outputs.aggregates import check_aggregate
+from pooling.pools.build import pool_tables
+from pseudonymize.standard import POOL_PSEUDONYM
+
+log = logging.getLogger("pooling.runs")  # the name it had before the layout: logs are read by it
+
+DOMINANCE_DIR = "_dominance"
+
+PENDING = "pending_review"
+# Charts are drawn from the written outputs on the driver; an aggregate is far smaller.
+MAX_CHART_ROWS = 100_000
+
+
+@dataclass
+class RunReport:
+    project: str
+    run_id: str
+    directory: str
+    pool_versions: dict[str, int]
+    outputs: dict[str, tables.Written] = field(default_factory=dict)
+    dims: dict[str, tuple[str, ...]] = field(default_factory=dict)  # output → its cell columns
+    charts: dict[str, str] = field(default_factory=dict)  # output → PNG path
+    report: str | None = None
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        outs = ", ".join(f"{n} ({w.rows:,} rows)" for n, w in self.outputs.items())
+        return (
+            f"project {self.project} run {self.run_id}: {outs}; {len(self.charts)} chart(s), "
+            f"report {'report.md' if self.report else 'not written'} -> {self.directory} "
+            f"[{PENDING}] in {self.seconds:.1f}s"
+        )
+
+
+def largest_contributions(contributions: DataFrame, dims: Sequence[str], n: int) -> DataFrame:
+    """Per cell and measure: how many contributors, the total, and the ``n`` largest values
+    (descending). Enough for the p% and (n, k) rules without keeping every contribution."""
+    rank = F.row_number().over(Window.partitionBy(*dims, "measure").orderBy(F.col("value").desc()))
+    ranked = contributions.withColumn("rank", rank)
+    top = F.sort_array(F.collect_list(F.when(F.col("rank") <= n, F.col("value"))), asc=False)
+    return ranked.groupBy(*dims, "measure").agg(
+        F.count(F.lit(1)).alias("contributors"),
+        F.sum("value").alias("total"),
+        top.alias("largest"),
+    )
+
+
+def run_project(
+    spark: SparkSession, conf: Conf, zones: Zones, project: str, *, actor: str | None = None
+) -> RunReport:
+    t0 = time.monotonic()
+    spec = conf.project(project)
+    fn = projects.get(project)
+    pool = pool_tables(spark, zones, spec)
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    report = RunReport(
+        project, run_id, zones.outputs(project, run_id), {t: v for t, (_, v) in pool.items()}
+    )
+    person_level = any(POOL_PSEUDONYM in df.columns for df, _ in pool.values())
+    outputs = fn({t: df for t, (df, _) in pool.items()})
+    for name, output in outputs.items():  # all checked before any is written
+        check_aggregate(project, name, output, person_level=person_level)
+    lineage = json.dumps(
+        [{"table": zones.pool(project, t), "version": v} for t, v in report.pool_versions.items()]
+    )
+    local = "://" not in report.directory
+    facts: dict[str, reports.OutputFacts] = {}
+    dominance: dict[str, tables.Written] = {}
+    for i, (name, output) in enumerate(outputs.items(), 1):
+        log.info("  %s output %d/%d %s", project, i, len(outputs), name)
+        written = tables.replace_table(
+            spark,
+            output.df,
+            zones.outputs(project, run_id, name),
+            {
+                "kind": "output",
+                "project": project,
+                "run_id": run_id,
+                "status": PENDING,
+                "description": f"{spec.title}: {output.title}",
+                "how_to_read": output.how_to_read,
+                "dims": ",".join(output.dims),
+                "count_column": output.count or "",
+                "people_counts": ",".join(output.people_counts),
+                "headline": str(output.headline).lower(),
+                "lineage": lineage,
+            },
+        )
+        report.outputs[name] = written
+        report.dims[name] = output.dims
+        if output.contributions is not None:
+            support = largest_contributions(
+                output.contributions, output.dims, max(2, spec.disclosure.dominance_n)
+            )
+            dominance[name] = tables.replace_table(
+                spark,
+                support,
+                zones.outputs(project, run_id, DOMINANCE_DIR, name),
+                {
+                    "kind": "dominance_support",
+                    "project": project,
+                    "run_id": run_id,
+                    "description": (
+                        f"The largest contributions per cell of {name}, for the dominance "
+                        "rules. Secretariat only; never released."
+                    ),
+                },
+            )
+        chart_file, data = None, None
+        if output.chart and local:
+            cells = tables.read_version(spark, written.path, written.version)
+            if written.rows <= MAX_CHART_ROWS:
+                data = reports.chart_data(cells.toPandas(), output.chart)
+                chart_file = f"{name}.png"
+                reports.draw(data, output.chart, Path(report.directory, chart_file))
+                report.charts[name] = str(Path(report.directory, chart_file))
+            else:
+                log.warning("%s: %d rows is too many to chart; no chart drawn", name, written.rows)
+        facts[name] = reports.OutputFacts(output, written.rows, written.version, chart_file, data)
+    manifest = {
+        "project": project,
+        "run_id": run_id,
+        "status": PENDING,
+        "created": run_id,
+        "pool_versions": report.pool_versions,
+        "outputs": {
+            n: {
+                "path": w.path,
+                "version": w.version,
+                "rows": w.rows,
+                "title": outputs[n].title,
+                "dims": list(outputs[n].dims),
+                "count_column": outputs[n].count,
+                "people_counts": list(outputs[n].people_counts),
+                "dominance_support": dominance[n].path if n in dominance else None,
+                "headline": outputs[n].headline,
+                "chart": facts[n].chart_file,
+                "chart_spec": asdict(outputs[n].chart) if outputs[n].chart else None,
+            }
+            for n, w in report.outputs.items()
+        },
+        "report": "report.md" if local else None,
+        "disclosure": spec.disclosure.model_dump(),
+    }
+    if local:
+        text = reports.report_markdown(
+            title=spec.title,
+            question=spec.question,
+            run_id=run_id,
+            pool_versions=report.pool_versions,
+            pool_path=zones.pool(project, ""),
+            outputs=facts,
+            min_cell_count=spec.disclosure.min_cell_count,
+        )
+        report.report = str(Path(report.directory, "report.md"))
+        Path(report.report).write_text(text, encoding="utf-8")
+        # Last: the manifest marks the run complete.
+        Path(report.directory, "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    audit.record(
+        spark, zones.audit, action="project_run", subject=project, actor=actor, details=manifest
+    )
+    report.seconds = time.monotonic() - t0
+    log.info(report.summary())
+    return report

@@ -1,0 +1,171 @@
+"""Pools: per-project Delta tables keyed by the project's own pseudonym.
+
+``pool_pseudonym = HMAC-SHA256(pool_key(project), linkage_pseudonym)`` with the pool key derived by
+HKDF from the master key. Only the columns the project's spec allows enter the pool
+(minimisation). Pseudonyms are equal across the tables of one pool and unlinkable between pools.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pyspark.sql import DataFrame, SparkSession
+
+from pooling.core import audit, tables
+from pooling.core.config import Conf, ProjectSpec
+from pooling.core.constraints import as_properties, contract_constraints, pool_constraints
+from pooling.core.errors import ContractError
+from pooling.core.zones import Zones
+from pseudonymize import SecretKey, derive_pool_key, hmac_sha256
+from pseudonymize.standard import LINKAGE_PSEUDONYM, POOL_PSEUDONYM
+
+log = logging.getLogger("pooling.pools")  # the name it had before the layout: logs are read by it
+
+
+def to_pool(
+    df: DataFrame, columns: list[str], pool_key: SecretKey, *, pseudonym: bool = True
+) -> DataFrame:
+    """Replace the linkage pseudonym by the pool pseudonym and keep only ``columns``.
+
+    A place-and-time table (no linkage pseudonym), or one taken with ``pseudonym=False``, just
+    keeps ``columns``: nothing in it can be linked to a person.
+    """
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ContractError(f"columns {missing} are not in the de-identified table {df.columns}")
+    if not pseudonym or LINKAGE_PSEUDONYM not in df.columns:
+        return df.select(*columns)
+    return hmac_sha256(df, LINKAGE_PSEUDONYM, pool_key, POOL_PSEUDONYM).select(
+        POOL_PSEUDONYM, *columns
+    )
+
+
+@dataclass
+class PoolReport:
+    project: str
+    key_id: str
+    key_version: int
+    tables: dict[str, tables.Written] = field(default_factory=dict)
+    sources: dict[str, dict[str, object]] = field(default_factory=dict)  # table → read version
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{t} {w.rows:,} rows" for t, w in self.tables.items())
+        return f"pool {self.project} (key {self.key_id}, v{self.key_version}): {parts}"
+
+
+def build_pool(
+    spark: SparkSession,
+    conf: Conf,
+    zones: Zones,
+    master_key: SecretKey,
+    project: str,
+    *,
+    actor: str | None = None,
+) -> PoolReport:
+    spec: ProjectSpec = conf.project(project)
+    pool_key = derive_pool_key(master_key, project, spec.pool_key_version)
+    report = PoolReport(project, pool_key.key_id, spec.pool_key_version)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    for table, src in spec.pool.items():
+        source = zones.deidentified(src.agency, src.dataset)
+        if not tables.exists(spark, source):
+            raise ContractError(
+                f"pool {project}: table {table} needs {src.agency}.{src.dataset}, which has not "
+                f"been ingested ({source} is not a Delta table). Run `pooling ingest` first."
+            )
+        version = tables.last_commit(spark, source).version
+        report.sources[table] = {"table": source, "version": version}
+        src_props = tables.properties(spark, source)
+        if src_props.get("key_id") != master_key.key_id:
+            raise ContractError(
+                f"pool {project}: {src.agency}.{src.dataset} was pseudonymised under key "
+                f"{src_props.get('key_id')}, not the current master key {master_key.key_id}; "
+                "re-ingest it first"
+            )
+        df = to_pool(
+            tables.read_version(spark, source, version),
+            src.columns,
+            pool_key,
+            pseudonym=src.pseudonym,
+        )
+        person_level = POOL_PSEUDONYM in df.columns
+        contract = conf.dataset(src.agency, src.dataset)
+        checks = pool_constraints(contract_constraints(conf.standard, contract.columns), df.columns)
+        cluster_by = (
+            src.cluster_by
+            if src.cluster_by is not None
+            else ([POOL_PSEUDONYM] if person_level else [])
+        )
+        report.tables[table] = tables.replace_table(
+            spark,
+            df,
+            zones.pool(project, table),
+            {
+                "kind": "pool",
+                "project": project,
+                "description": f"{spec.title}: {src.agency}.{src.dataset} "
+                f"({src_props.get('description', '')})",
+                "data_class": src_props.get("data_class", ""),
+                "steward": src_props.get("steward", ""),
+                "standard_version": src_props.get("standard_version", ""),
+                "key_id": pool_key.key_id,
+                "key_version": str(spec.pool_key_version),
+                "rows": src_props.get("rows", ""),  # one pool row per de-identified row
+                "person_level": str(person_level).lower(),
+                "lineage": json.dumps([{"table": source, "version": version}]),
+                "built_at": now,
+            },
+            {
+                POOL_PSEUDONYM: f"Pool pseudonym of project {project}, key {pool_key.key_id}",
+                **_column_comments(spark, source, src.columns),
+            },
+            constraints=as_properties(checks),
+            cluster_by=cluster_by,
+        )
+    audit.record(
+        spark,
+        zones.audit,
+        action="pool_build",
+        subject=project,
+        actor=actor,
+        details={
+            "key_id": pool_key.key_id,
+            "key_version": spec.pool_key_version,
+            "tables": {
+                t: {"path": w.path, "version": w.version, "rows": w.rows, "from": report.sources[t]}
+                for t, w in report.tables.items()
+            },
+        },
+    )
+    log.info(report.summary())
+    return report
+
+
+def _column_comments(spark: SparkSession, source: str, columns: list[str]) -> dict[str, str]:
+    """The de-identified table's column comments, carried over to the pool."""
+    schema = tables.read_version(spark, source).schema
+    return {
+        f.name: f.metadata["comment"]
+        for f in schema.fields
+        if f.name in columns and "comment" in f.metadata
+    }
+
+
+def pool_tables(
+    spark: SparkSession, zones: Zones, spec: ProjectSpec
+) -> dict[str, tuple[DataFrame, int]]:
+    """The pool's tables at their current versions, for a project run."""
+    out = {}
+    for table in spec.pool:
+        path = zones.pool(spec.name, table)
+        if not tables.exists(spark, path):
+            raise ContractError(
+                f"pool {spec.name} has no table {table}; run `pooling pool "
+                f"--project {spec.name}` first"
+            )
+        version = tables.last_commit(spark, path).version
+        out[table] = (tables.read_version(spark, path, version), version)
+    return out
