@@ -264,7 +264,7 @@ def _run(args: argparse.Namespace) -> int:
         print(render(report, ctx.zones, time.monotonic() - t0))
         return 1 if report.mismatches else 0
     if args.command == "ingest":
-        from pooling.ingest.job import ingest
+        from pooling.ingest import ingest
 
         report = ingest(
             spark,

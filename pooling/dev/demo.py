@@ -17,7 +17,7 @@ from pooling.core import tables
 from pooling.core.config import Conf
 from pooling.core.zones import Zones
 from pooling.dev.synth import SynthPlan, generate, write_extracts
-from pooling.ingest.job import IngestReport, ingest
+from pooling.ingest import IngestReport, ingest
 from pooling.outputs.runs import RunReport, run_project
 from pooling.pools.build import PoolReport, build_pool
 from pseudonymize import SecretKey

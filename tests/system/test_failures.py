@@ -21,7 +21,7 @@ import pytest
 from pooling.core import tables
 from pooling.core.errors import ContractError, ExtractUnreadableError, UnknownNameError
 from pooling.core.zones import Zones
-from pooling.ingest.job import ingest
+from pooling.ingest import ingest
 
 REPO = Path(__file__).resolve().parents[2]
 POOLING = Path(sys.executable).parent / "pooling"

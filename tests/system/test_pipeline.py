@@ -342,7 +342,7 @@ def _versions(spark, paths):
 
 
 def test_reingesting_every_extract_changes_no_table(demo, spark_session, conf):
-    from pooling.ingest.job import ingest
+    from pooling.ingest import ingest
     from pseudonymize import SecretKey
 
     report, zones, _ = demo

@@ -6,7 +6,8 @@ from pyspark.sql import functions as F
 
 from pooling.core import tables
 from pooling.core.errors import ContractError, ExtractNotFoundError
-from pooling.ingest.job import check_columns, ingest, validate
+from pooling.ingest import ingest
+from pooling.ingest.validate import check_columns, validate
 
 HEADER = "case_no,citizen_id,first_name,last_name,record_type,start_date"
 

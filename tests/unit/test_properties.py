@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from pooling.core.config import ColumnType
 from pooling.core.errors import ContractError
-from pooling.ingest.job import REASON, TYPED, check_columns, flag_duplicate_keys, validate
+from pooling.ingest.validate import REASON, TYPED, check_columns, flag_duplicate_keys, validate
 from pseudonymize import check_digit, citizen_id_problem, normalize_citizen_id
 from pseudonymize.citizen_id import THAI_DIGITS
 from pseudonymize.reference import province_codes

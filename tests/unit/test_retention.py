@@ -9,7 +9,7 @@ import pytest
 
 from pooling.core import tables
 from pooling.core.config import Lifecycle
-from pooling.ingest.job import ingest
+from pooling.ingest import ingest
 from pooling.ops.retention import plan_and_apply
 
 HEADER = "case_no,citizen_id,first_name,last_name,record_type,start_date"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pooling.core import tables
 from pooling.core.config import Conf
-from pooling.ingest.job import ingest
+from pooling.ingest import ingest
 from pooling.pools.build import build_pool
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,0 +1,162 @@
+"""Pure transforms of ingest: the contract's columns, typed and validated values, the record key.
+
+Every function returns a ``DataFrame -> DataFrame`` transform or works on one; none reads or
+writes storage. A bad row is never dropped here: it gets a reason (``_reason``) and goes to the
+quarantine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from pooling.core.config import ColumnType, DatasetContract
+from pooling.core.errors import ContractError
+from pseudonymize import SecretKey, citizen_id_problem, hmac_sha256, normalize_citizen_id
+from pseudonymize.reference import province_codes
+from pseudonymize.standard import RECORD_KEY
+
+REASON = "_reason"
+COPIES = "_copies"
+
+
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .\-]{0,63}")
+
+
+def shown_columns(names: list[str]) -> list[str]:
+    """Column names fit for a message, a log line or the audit table.
+
+    A file without a header (or another dataset's file) turns its first row into "column names":
+    a citizen ID or a name there must not be echoed. Anything not shaped like a column name is
+    shown by position only.
+    """
+    return [
+        n if _COLUMN_NAME.fullmatch(n) and not re.search(r"[0-9]{5}", n) else f"<column {i + 1}>"
+        for i, n in enumerate(names)
+    ]
+
+
+def check_columns(
+    df: DataFrame, contract: DatasetContract, where: str
+) -> tuple[DataFrame, list[str]]:
+    """Keep the contract's columns; a missing column is an error, unexpected ones are dropped
+    (returned as :func:`shown_columns` shows them)."""
+    expected = [c.name for c in contract.columns]
+    missing = [c for c in expected if c not in df.columns]
+    if missing:
+        raise ContractError(
+            f"{where}: missing column(s) {missing}; the contract expects {expected}, "
+            f"the extract has {shown_columns(df.columns)}. Nothing was written."
+        )
+    shown = dict(zip(df.columns, shown_columns(df.columns), strict=True))
+    extra = [shown[c] for c in df.columns if c not in expected]
+    return df.select(*expected), extra
+
+
+def _typed(col: Column, ctype: ColumnType) -> Column:
+    if ctype is ColumnType.date:
+        return F.to_date(col.try_cast("date"))
+    spark_type = {
+        "string": "string",
+        "integer": "int",
+        "long": "bigint",
+        "double": "double",
+        "boolean": "boolean",
+    }[ctype.value]
+    return col.try_cast(spark_type)
+
+
+TYPED = "__typed"
+
+
+def known_code(col: Column, kind: str) -> Column:
+    """True for a province code (2 digits) or district code (4 digits) of a known province."""
+    digits = 2 if kind == "province" else 4
+    code = F.trim(col)
+    return code.rlike(f"^[0-9]{{{digits}}}$") & F.substring(code, 1, 2).isin(
+        *sorted(province_codes())
+    )
+
+
+def validate(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
+    """Add ``_reason`` (null for a good row) and, next to each raw column, its typed value as
+    ``<name>__typed`` (the citizen ID in canonical form). Checks, in order: citizen ID, mandatory
+    fields, types. The raw columns stay for the quarantine."""
+    id_col = contract.citizen_id_column
+
+    def transform(df: DataFrame) -> DataFrame:
+        typed = {c.name + TYPED: _typed(F.col(c.name), c.type) for c in contract.columns}
+        if id_col:
+            typed[id_col + TYPED] = normalize_citizen_id(F.col(id_col))
+        out = df.withColumns(typed)
+        checks: list[Column] = []
+        if id_col:
+            checks.append(citizen_id_problem(F.col(id_col + TYPED)))
+        for c in contract.columns:
+            raw = F.col(c.name)
+            blank = raw.isNull() | (F.trim(raw) == "")
+            if c.mandatory and c.name != id_col:
+                checks.append(F.when(blank, F.lit(f"missing:{c.name}")))
+            if c.type is not ColumnType.string:
+                checks.append(
+                    F.when(~blank & F.col(c.name + TYPED).isNull(), F.lit(f"bad_type:{c.name}"))
+                )
+            if c.codes:
+                checks.append(
+                    F.when(~blank & ~known_code(raw, c.codes), F.lit(f"unknown_code:{c.name}"))
+                )
+        return out.withColumn(REASON, F.coalesce(*checks) if checks else F.lit(None).cast("string"))
+
+    return transform
+
+
+DUPLICATE_KEY = "duplicate_key"
+
+
+def flag_duplicate_keys(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
+    """Quarantine every otherwise-good row whose key (typed, normalised) another good row shares.
+
+    Exact copies were already collapsed, so two rows left with one key disagree, and the extract
+    does not say which is right: neither is guessed at, both go back to the steward.
+    """
+    key = [F.col(k + TYPED) for k in contract.key]
+
+    def transform(df: DataFrame) -> DataFrame:
+        good = F.col(REASON).isNull()
+        per_key = F.count(F.lit(1)).over(Window.partitionBy(good, *key))
+        return df.withColumn(
+            REASON, F.when(good & (per_key > 1), F.lit(DUPLICATE_KEY)).otherwise(F.col(REASON))
+        )
+
+    return transform
+
+
+def with_record_key(contract: DatasetContract, key: SecretKey) -> Callable[[DataFrame], DataFrame]:
+    """Add ``_record_key``: the keyed HMAC of the record's key columns, the MERGE key of an upsert
+    dataset. The key columns themselves may be identifiers (a visit number) and are dropped."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        # \u001f (unit separator) cannot occur in a validated key value, so no two keys collide.
+        joined = F.concat_ws("\u001f", *[F.col(k).cast("string") for k in contract.key])
+        return hmac_sha256(df.withColumn(RECORD_KEY, joined), RECORD_KEY, key, RECORD_KEY)
+
+    return transform
+
+
+def accepted_rows(checked: DataFrame, contract: DatasetContract) -> DataFrame:
+    """The good rows of a validated frame, typed, with the contract's column names."""
+    return checked.where(F.col(REASON).isNull()).select(
+        *[F.col(c.name + TYPED).alias(c.name) for c in contract.columns]
+    )
+
+
+def quarantined_rows(checked: DataFrame, contract: DatasetContract) -> DataFrame:
+    """The bad rows as delivered, with their reason and number of copies."""
+    return checked.where(F.col(REASON).isNotNull()).select(
+        *[c.name for c in contract.columns],
+        F.col(REASON).alias("reason"),
+        F.col(COPIES).alias("copies"),
+    )
