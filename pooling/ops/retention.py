@@ -127,108 +127,13 @@ def plan_and_apply(
     now: datetime | None = None,
     actor: str | None = None,
 ) -> RetentionReport:
+    """The three rules of the module docstring, in order; with ``dry_run`` nothing changes."""
     now = now or datetime.now(UTC)
     report = RetentionReport(now, dry_run)
     ingests = _ingests(spark, zones)
-
-    def retention(dataset: str) -> timedelta:
-        agency, name = dataset.split(".")
-        try:
-            return timedelta(days=conf.dataset(agency, name).retention_days)
-        except UnknownNameError:  # a dataset dropped from conf/: keep its data until it is back
-            return timedelta(days=100 * 366)
-
-    # 1. landing extracts, by their latest ingest
-    latest: dict[str, _Ingest] = {}
-    for i in ingests:
-        key = str(Path(i.source).resolve())
-        if key not in latest or i.at > latest[key].at:
-            latest[key] = i
-    for source, i in sorted(latest.items()):
-        if not Path(source).exists():
-            continue
-        keep_until = i.at + retention(i.dataset)
-        if not _inside(source, zones.roots["landing"]):
-            report.items.append(
-                Item("keep", source, f"{i.dataset}: outside the landing zone, never touched here")
-            )
-        elif now >= keep_until:
-            files = _files_under(Path(source))
-            if not dry_run:
-                shutil.rmtree(source) if Path(source).is_dir() else Path(source).unlink()
-            report.items.append(
-                Item(
-                    "destroy_extract",
-                    source,
-                    f"{i.dataset}: ingested {i.at:%Y-%m-%d}, retention {retention(i.dataset).days} "
-                    f"days ended {keep_until:%Y-%m-%d}",
-                    files=files,
-                )
-            )
-
-    # 2. quarantines, by the ingest time of the extracts their rows came from
-    ingested_at = {(i.dataset, i.checksum): i.at for i in ingests}
-    for agency, name, _ in conf.datasets():
-        path = zones.quarantine(agency, name)
-        if not tables.exists(spark, path):
-            continue
-        dataset = f"{agency}.{name}"
-        q = tables.read_version(spark, path)
-        batches = {r[0]: r[1] for r in q.groupBy("source_checksum").count().collect()}
-        expired = {
-            c: n
-            for c, n in batches.items()
-            if now >= ingested_at.get((dataset, c), now) + retention(dataset)
-        }
-        props = tables.properties(spark, path)
-        last = datetime.fromisoformat(props["ingested_at"]) if "ingested_at" in props else None
-        whole = (
-            last is not None and now >= last + retention(dataset) and len(expired) == len(batches)
-        )
-        if whole:
-            files = _files_under(Path(path))
-            if not dry_run:
-                shutil.rmtree(path)
-            report.items.append(
-                Item(
-                    "destroy_quarantine",
-                    path,
-                    f"{dataset}: last extract ingested {last:%Y-%m-%d}, retention "
-                    f"{retention(dataset).days} days; every version destroyed",
-                    files=files,
-                    rows=sum(batches.values()),
-                )
-            )
-        elif expired:
-            if not dry_run:
-                tables.delete_where(spark, path, F.col("source_checksum").isin(*sorted(expired)))
-            report.items.append(
-                Item(
-                    "delete_quarantine_rows",
-                    path,
-                    f"{dataset}: rows of {len(expired)} expired extract(s); their files go at "
-                    "the next vacuum of the linkage zone",
-                    rows=sum(expired.values()),
-                )
-            )
-
-    # 3. superseded versions
-    hours = conf.lifecycle.version_retention_hours
-    for t in list_tables(spark, zones):
-        zone = t.name.split(".")[0]
-        if zone not in VACUUM_ZONES or zone not in hours or not Path(t.path).exists():
-            continue
-        files = tables.vacuum(spark, t.path, hours[zone], dry_run=dry_run)
-        if files:
-            report.items.append(
-                Item(
-                    "vacuum",
-                    t.name,
-                    f"files only versions superseded over {hours[zone]} h ago still used",
-                    files=files,
-                )
-            )
-
+    _landing_extracts(conf, zones, report, ingests)
+    _quarantines(spark, conf, zones, report, ingests)
+    _superseded_versions(spark, conf, zones, report)
     if not dry_run and report.destroyed():
         audit.record(
             spark,
@@ -246,3 +151,117 @@ def plan_and_apply(
         )
     log.info(report.render().splitlines()[0])
     return report
+
+
+def _retention(conf: Conf, dataset: str) -> timedelta:
+    agency, name = dataset.split(".")
+    try:
+        return timedelta(days=conf.dataset(agency, name).retention_days)
+    except UnknownNameError:  # a dataset dropped from conf/: keep its data until it is back
+        return timedelta(days=100 * 366)
+
+
+def _landing_extracts(
+    conf: Conf, zones: Zones, report: RetentionReport, ingests: list[_Ingest]
+) -> None:
+    """Rule 1: landing extracts, by their latest ingest."""
+    now, dry_run = report.now, report.dry_run
+    latest: dict[str, _Ingest] = {}
+    for i in ingests:
+        key = str(Path(i.source).resolve())
+        if key not in latest or i.at > latest[key].at:
+            latest[key] = i
+    for source, i in sorted(latest.items()):
+        if not Path(source).exists():
+            continue
+        keep_until = i.at + _retention(conf, i.dataset)
+        if not _inside(source, zones.roots["landing"]):
+            report.items.append(
+                Item("keep", source, f"{i.dataset}: outside the landing zone, never touched here")
+            )
+        elif now >= keep_until:
+            files = _files_under(Path(source))
+            if not dry_run:
+                shutil.rmtree(source) if Path(source).is_dir() else Path(source).unlink()
+            report.items.append(
+                Item(
+                    "destroy_extract",
+                    source,
+                    f"{i.dataset}: ingested {i.at:%Y-%m-%d}, retention "
+                    f"{_retention(conf, i.dataset).days} days ended {keep_until:%Y-%m-%d}",
+                    files=files,
+                )
+            )
+
+
+def _quarantines(
+    spark: SparkSession,
+    conf: Conf,
+    zones: Zones,
+    report: RetentionReport,
+    ingests: list[_Ingest],
+) -> None:
+    """Rule 2: quarantines, by the ingest time of the extracts their rows came from."""
+    now, dry_run = report.now, report.dry_run
+    ingested_at = {(i.dataset, i.checksum): i.at for i in ingests}
+    for agency, name, _ in conf.datasets():
+        path = zones.quarantine(agency, name)
+        if not tables.exists(spark, path):
+            continue
+        dataset = f"{agency}.{name}"
+        keep = _retention(conf, dataset)
+        q = tables.read_version(spark, path)
+        batches = {r[0]: r[1] for r in q.groupBy("source_checksum").count().collect()}
+        expired = {
+            c: n for c, n in batches.items() if now >= ingested_at.get((dataset, c), now) + keep
+        }
+        props = tables.properties(spark, path)
+        last = datetime.fromisoformat(props["ingested_at"]) if "ingested_at" in props else None
+        whole = last is not None and now >= last + keep and len(expired) == len(batches)
+        if whole:
+            files = _files_under(Path(path))
+            if not dry_run:
+                shutil.rmtree(path)
+            report.items.append(
+                Item(
+                    "destroy_quarantine",
+                    path,
+                    f"{dataset}: last extract ingested {last:%Y-%m-%d}, retention "
+                    f"{keep.days} days; every version destroyed",
+                    files=files,
+                    rows=sum(batches.values()),
+                )
+            )
+        elif expired:
+            if not dry_run:
+                tables.delete_where(spark, path, F.col("source_checksum").isin(*sorted(expired)))
+            report.items.append(
+                Item(
+                    "delete_quarantine_rows",
+                    path,
+                    f"{dataset}: rows of {len(expired)} expired extract(s); their files go at "
+                    "the next vacuum of the linkage zone",
+                    rows=sum(expired.values()),
+                )
+            )
+
+
+def _superseded_versions(
+    spark: SparkSession, conf: Conf, zones: Zones, report: RetentionReport
+) -> None:
+    """Rule 3: superseded Delta versions, vacuumed per zone (never the audit table)."""
+    hours = conf.lifecycle.version_retention_hours
+    for t in list_tables(spark, zones):
+        zone = t.name.split(".")[0]
+        if zone not in VACUUM_ZONES or zone not in hours or not Path(t.path).exists():
+            continue
+        files = tables.vacuum(spark, t.path, hours[zone], dry_run=report.dry_run)
+        if files:
+            report.items.append(
+                Item(
+                    "vacuum",
+                    t.name,
+                    f"files only versions superseded over {hours[zone]} h ago still used",
+                    files=files,
+                )
+            )
