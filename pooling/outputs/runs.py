@@ -24,12 +24,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 import projects
 from pooling.core import audit, tables
-from pooling.core.config import Conf
+from pooling.core.config import Conf, ProjectSpec
 from pooling.core.zones import Zones
 from pooling.outputs import reports
 from pooling.outputs.aggregates import check_aggregate
@@ -82,6 +83,8 @@ def largest_contributions(contributions: DataFrame, dims: Sequence[str], n: int)
 def run_project(
     spark: SparkSession, conf: Conf, zones: Zones, project: str, *, actor: str | None = None
 ) -> RunReport:
+    """Compute the project's outputs from its pool, check every one, then write them, their
+    charts, the report and, last, the manifest (see the module docstring)."""
     t0 = time.monotonic()
     spec = conf.project(project)
     fn = projects.get(project)
@@ -102,60 +105,120 @@ def run_project(
     dominance: dict[str, tables.Written] = {}
     for i, (name, output) in enumerate(outputs.items(), 1):
         log.info("  %s output %d/%d %s", project, i, len(outputs), name)
-        written = tables.replace_table(
-            spark,
-            output.df,
-            zones.outputs(project, run_id, name),
-            {
-                "kind": "output",
-                "project": project,
-                "run_id": run_id,
-                "status": PENDING,
-                "description": f"{spec.title}: {output.title}",
-                "how_to_read": output.how_to_read,
-                "dims": ",".join(output.dims),
-                "count_column": output.count or "",
-                "people_counts": ",".join(output.people_counts),
-                "headline": str(output.headline).lower(),
-                "lineage": lineage,
-            },
-        )
+        written = _write_output(spark, zones, spec, run_id, name, output, lineage)
         report.outputs[name] = written
         report.dims[name] = output.dims
         if output.contributions is not None:
-            support = largest_contributions(
-                output.contributions, output.dims, max(2, spec.disclosure.dominance_n)
-            )
-            dominance[name] = tables.replace_table(
-                spark,
-                support,
-                zones.outputs(project, run_id, DOMINANCE_DIR, name),
-                {
-                    "kind": "dominance_support",
-                    "project": project,
-                    "run_id": run_id,
-                    "description": (
-                        f"The largest contributions per cell of {name}, for the dominance "
-                        "rules. Secretariat only; never released."
-                    ),
-                },
-            )
-        chart_file, data = None, None
-        if output.chart and local:
-            cells = tables.read_version(spark, written.path, written.version)
-            if written.rows <= MAX_CHART_ROWS:
-                data = reports.chart_data(cells.toPandas(), output.chart)
-                chart_file = f"{name}.png"
-                reports.draw(data, output.chart, Path(report.directory, chart_file))
-                report.charts[name] = str(Path(report.directory, chart_file))
-            else:
-                log.warning("%s: %d rows is too many to chart; no chart drawn", name, written.rows)
+            dominance[name] = _write_dominance_support(spark, zones, spec, run_id, name, output)
+        chart_file, data = _chart(spark, report, name, output, written) if local else (None, None)
         facts[name] = reports.OutputFacts(output, written.rows, written.version, chart_file, data)
-    manifest = {
-        "project": project,
-        "run_id": run_id,
+    manifest = _manifest(spec, report, outputs, facts, dominance, local=local)
+    if local:
+        _write_report(spec, zones, report, facts)
+        # Last: the manifest marks the run complete.
+        Path(report.directory, "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    audit.record(
+        spark, zones.audit, action="project_run", subject=project, actor=actor, details=manifest
+    )
+    report.seconds = time.monotonic() - t0
+    log.info(report.summary())
+    return report
+
+
+def _write_output(
+    spark: SparkSession,
+    zones: Zones,
+    spec: ProjectSpec,
+    run_id: str,
+    name: str,
+    output: projects.Output,
+    lineage: str,
+) -> tables.Written:
+    """One output's Delta table, with what a reader (and the review) needs in its properties."""
+    return tables.replace_table(
+        spark,
+        output.df,
+        zones.outputs(spec.name, run_id, name),
+        {
+            "kind": "output",
+            "project": spec.name,
+            "run_id": run_id,
+            "status": PENDING,
+            "description": f"{spec.title}: {output.title}",
+            "how_to_read": output.how_to_read,
+            "dims": ",".join(output.dims),
+            "count_column": output.count or "",
+            "people_counts": ",".join(output.people_counts),
+            "headline": str(output.headline).lower(),
+            "lineage": lineage,
+        },
+    )
+
+
+def _write_dominance_support(
+    spark: SparkSession,
+    zones: Zones,
+    spec: ProjectSpec,
+    run_id: str,
+    name: str,
+    output: projects.Output,
+) -> tables.Written:
+    """A magnitude output's largest contributions per cell, for the review's dominance rules."""
+    support = largest_contributions(
+        output.contributions, output.dims, max(2, spec.disclosure.dominance_n)
+    )
+    return tables.replace_table(
+        spark,
+        support,
+        zones.outputs(spec.name, run_id, DOMINANCE_DIR, name),
+        {
+            "kind": "dominance_support",
+            "project": spec.name,
+            "run_id": run_id,
+            "description": (
+                f"The largest contributions per cell of {name}, for the dominance "
+                "rules. Secretariat only; never released."
+            ),
+        },
+    )
+
+
+def _chart(
+    spark: SparkSession,
+    report: RunReport,
+    name: str,
+    output: projects.Output,
+    written: tables.Written,
+) -> tuple[str | None, pd.DataFrame | None]:
+    """A headline output's chart, drawn from its cells as written: (file name, plotted data)."""
+    if not output.chart:
+        return None, None
+    cells = tables.read_version(spark, written.path, written.version)
+    if written.rows > MAX_CHART_ROWS:
+        log.warning("%s: %d rows is too many to chart; no chart drawn", name, written.rows)
+        return None, None
+    data = reports.chart_data(cells.toPandas(), output.chart)
+    chart_file = f"{name}.png"
+    reports.draw(data, output.chart, Path(report.directory, chart_file))
+    report.charts[name] = str(Path(report.directory, chart_file))
+    return chart_file, data
+
+
+def _manifest(
+    spec: ProjectSpec,
+    report: RunReport,
+    outputs: dict[str, projects.Output],
+    facts: dict[str, reports.OutputFacts],
+    dominance: dict[str, tables.Written],
+    *,
+    local: bool,
+) -> dict:
+    """The run's manifest: what the review reads, and the audit event's details."""
+    return {
+        "project": spec.name,
+        "run_id": report.run_id,
         "status": PENDING,
-        "created": run_id,
+        "created": report.run_id,
         "pool_versions": report.pool_versions,
         "outputs": {
             n: {
@@ -176,23 +239,20 @@ def run_project(
         "report": "report.md" if local else None,
         "disclosure": spec.disclosure.model_dump(),
     }
-    if local:
-        text = reports.report_markdown(
-            title=spec.title,
-            question=spec.question,
-            run_id=run_id,
-            pool_versions=report.pool_versions,
-            pool_path=zones.pool(project, ""),
-            outputs=facts,
-            min_cell_count=spec.disclosure.min_cell_count,
-        )
-        report.report = str(Path(report.directory, "report.md"))
-        Path(report.report).write_text(text, encoding="utf-8")
-        # Last: the manifest marks the run complete.
-        Path(report.directory, "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    audit.record(
-        spark, zones.audit, action="project_run", subject=project, actor=actor, details=manifest
+
+
+def _write_report(
+    spec: ProjectSpec, zones: Zones, report: RunReport, facts: dict[str, reports.OutputFacts]
+) -> None:
+    """``report.md``: the question, the pool versions read and every output explained."""
+    text = reports.report_markdown(
+        title=spec.title,
+        question=spec.question,
+        run_id=report.run_id,
+        pool_versions=report.pool_versions,
+        pool_path=zones.pool(spec.name, ""),
+        outputs=facts,
+        min_cell_count=spec.disclosure.min_cell_count,
     )
-    report.seconds = time.monotonic() - t0
-    log.info(report.summary())
-    return report
+    report.report = str(Path(report.directory, "report.md"))
+    Path(report.report).write_text(text, encoding="utf-8")
