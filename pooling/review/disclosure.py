@@ -108,15 +108,38 @@ def run_checks(
     hidden = (
         hidden if hidden is not None else pd.DataFrame(False, index=df.index, columns=df.columns)
     )
-    dims = list(meta.dims)
+    threshold = threshold_check(df, meta, settings, hidden)
+    return [
+        threshold,
+        zeros_check(df, meta, hidden),
+        dominance_check(df, meta, settings, hidden, support),
+        aggregate_check(df, meta),
+        differencing_check(df, meta, settings, hidden, threshold, coarser),
+    ]
+
+
+def threshold_check(
+    df: pd.DataFrame, meta: OutputMeta, settings: DisclosureSettings, hidden: pd.DataFrame
+) -> Check:
+    """Counts of people under ``min_cell_count``, other than 0."""
     m = settings.min_cell_count
-    threshold = Check(
+    check = Check(
         "threshold",
         f"Counts of people must be 0 or at least {m}: a smaller count can point at "
         "identifiable people.",
         "fail",
     )
-    zeros = Check(
+    for c in meta.people_counts:
+        for i in df.index:
+            v = df.at[i, c]
+            if not (hidden.at[i, c] or pd.isna(v)) and 0 < v < m:
+                check.cells.append(_cell(df, i, meta.dims, c, f"{int(v)} < {m}"))
+    return check
+
+
+def zeros_check(df: pd.DataFrame, meta: OutputMeta, hidden: pd.DataFrame) -> Check:
+    """Sub-counts of 0 in a cell whose population is not 0 (shown): for the reviewer to judge."""
+    check = Check(
         "zeros",
         "A zero within a non-empty cell says that no one in it has the attribute. The reviewer "
         "judges whether that discloses something about the group.",
@@ -127,17 +150,27 @@ def run_checks(
             v = df.at[i, c]
             if hidden.at[i, c] or pd.isna(v):
                 continue
-            if 0 < v < m:
-                threshold.cells.append(_cell(df, i, dims, c, f"{int(v)} < {m}"))
-            elif (
+            if (
                 v == 0
                 and meta.count
                 and c != meta.count
                 and (df.at[i, meta.count] or 0) > 0
                 and not hidden.at[i, meta.count]
             ):
-                zeros.cells.append(_cell(df, i, dims, c, "0 of a non-empty cell"))
-    dominance = Check(
+                check.cells.append(_cell(df, i, meta.dims, c, "0 of a non-empty cell"))
+    return check
+
+
+def dominance_check(
+    df: pd.DataFrame,
+    meta: OutputMeta,
+    settings: DisclosureSettings,
+    hidden: pd.DataFrame,
+    support: pd.DataFrame | None,
+) -> Check:
+    """Shown magnitude cells dominated by their largest contributors (:func:`dominance_flags`)."""
+    dims = list(meta.dims)
+    check = Check(
         "dominance",
         f"A total must not be dominated by its largest contributors (p% rule, p = "
         f"{settings.dominance_p_percent:g}; ({settings.dominance_n}, "
@@ -152,8 +185,14 @@ def run_checks(
             if key in keyed.index:
                 i = df.index[keyed.index.get_loc(key)]
                 if not hidden.at[i, flag["column"]]:
-                    dominance.cells.append(flag)
-    aggregate = Check(
+                    check.cells.append(flag)
+    return check
+
+
+def aggregate_check(df: pd.DataFrame, meta: OutputMeta) -> Check:
+    """No value shaped like a pseudonym, one row per cell, not one person per row."""
+    dims = list(meta.dims)
+    check = Check(
         "aggregate",
         "Outputs hold aggregates only: no pseudonym, one row per cell, no row per person.",
         "fail",
@@ -162,12 +201,25 @@ def run_checks(
         if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
             shaped = df[c].astype(str).str.fullmatch(PSEUDONYM_PATTERN)
             if shaped.any():
-                aggregate.cells.append({"column": c, "detail": "values shaped like pseudonyms"})
+                check.cells.append({"column": c, "detail": "values shaped like pseudonyms"})
     if df.duplicated(dims).any():
-        aggregate.cells.append({"column": ",".join(dims), "detail": "more than one row per cell"})
+        check.cells.append({"column": ",".join(dims), "detail": "more than one row per cell"})
     if meta.count and len(df) and df[meta.count].max() <= 1:
-        aggregate.cells.append({"column": meta.count, "detail": "every row counts one person"})
-    differencing = Check(
+        check.cells.append({"column": meta.count, "detail": "every row counts one person"})
+    return check
+
+
+def differencing_check(
+    df: pd.DataFrame,
+    meta: OutputMeta,
+    settings: DisclosureSettings,
+    hidden: pd.DataFrame,
+    threshold: Check,
+    coarser: Sequence[tuple[OutputMeta, pd.DataFrame]],
+) -> Check:
+    """Cells of a coarser output of the same people that would hold a single hidden cell."""
+    dims, m = list(meta.dims), settings.min_cell_count
+    check = Check(
         "differencing",
         "Where another output of this run counts the same people over coarser cells, its totals "
         "would reveal a single hidden cell; each of its cells must hide none or at least two.",
@@ -190,14 +242,14 @@ def run_checks(
                 continue
             k = int(exposed.loc[rows, meta.count].sum()) if meta.count else 0
             if k == 1:
-                differencing.cells.append(
+                check.cells.append(
                     {
                         **dict(zip(other.dims, key, strict=True)),
                         "column": meta.count,
                         "detail": f"one hidden cell within a cell of {other.name}",
                     }
                 )
-    return [threshold, zeros, dominance, aggregate, differencing]
+    return check
 
 
 def coarser_outputs(
