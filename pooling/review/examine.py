@@ -1,0 +1,130 @@
+"""The review's reading side: the runs waiting for review, and every check on a run's outputs.
+
+Nothing here writes: :func:`review_run` reads a run's manifest and outputs and runs the checks of
+:mod:`pooling.review.disclosure` (and the suppression they would call for) on each.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from pyspark.sql import SparkSession
+
+from pooling.core import tables
+from pooling.core.config import Conf
+from pooling.core.errors import PoolingError, UnknownNameError
+from pooling.core.zones import Zones
+from pooling.review.disclosure import (
+    Check,
+    OutputMeta,
+    Suppression,
+    coarser_outputs,
+    run_checks,
+    suppress,
+)
+from projects import Chart
+
+PENDING, APPROVED, REJECTED = "pending_review", "approved", "rejected"
+
+
+class ReviewError(PoolingError, ValueError):
+    """A review decision that cannot be taken (e.g. approving an output that fails its checks)."""
+
+
+@dataclass
+class OutputReview:
+    meta: OutputMeta
+    cells: pd.DataFrame
+    checks: list[Check]
+    suppression: Suppression
+    after: list[Check]  # the checks on what suppression would release
+    chart: Chart | None
+    source: dict
+
+    @property
+    def failing(self) -> list[str]:
+        return [c.name for c in self.checks if c.severity == "fail" and not c.passed]
+
+    @property
+    def failing_after(self) -> list[str]:
+        return [c.name for c in self.after if c.severity == "fail" and not c.passed]
+
+
+@dataclass
+class RunReview:
+    project: str
+    run_id: str
+    directory: Path
+    manifest: dict
+    outputs: dict[str, OutputReview] = field(default_factory=dict)
+    pages: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.project}/{self.run_id}"
+
+
+def pending(zones: Zones) -> list[dict]:
+    """Manifests of every run waiting for review, oldest first."""
+    root = Path(zones.outputs(""))
+    found = []
+    for m in sorted(root.glob("*/*/manifest.json")):
+        manifest = json.loads(m.read_text())
+        if manifest.get("status") == PENDING:
+            found.append(manifest)
+    return sorted(found, key=lambda m: m["run_id"])
+
+
+def _run_dir(zones: Zones, ref: str) -> Path:
+    project, _, run_id = ref.partition("/")
+    directory = Path(zones.outputs(project, run_id))
+    if not run_id or not (directory / "manifest.json").is_file():
+        raise UnknownNameError(
+            f"no completed run {ref!r}; give PROJECT/RUN_ID as `pooling review list` shows it"
+        )
+    return directory
+
+
+def _meta(name: str, out: dict) -> OutputMeta:
+    return OutputMeta(
+        name, tuple(out["dims"]), out.get("count_column"), tuple(out.get("people_counts") or ())
+    )
+
+
+def _chart(spec: dict | None) -> Chart | None:
+    """The chart spec the run recorded (JSON turned the tuples into lists)."""
+    if not spec:
+        return None
+    per = spec.get("per")
+    return Chart(
+        **{**spec, "y": tuple(spec["y"]), "per": tuple(per) if isinstance(per, list) else per}
+    )
+
+
+def review_run(spark: SparkSession, conf: Conf, zones: Zones, ref: str) -> RunReview:
+    """Run every check on every output of the run (nothing is written)."""
+    directory = _run_dir(zones, ref)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    settings = conf.project(manifest["project"]).disclosure
+    run = RunReview(manifest["project"], manifest["run_id"], directory, manifest)
+    frames = {}
+    for name, out in manifest["outputs"].items():
+        df = tables.read_version(spark, out["path"], out["version"]).toPandas()
+        frames[name] = (_meta(name, out), df)
+    for name, out in manifest["outputs"].items():
+        meta, df = frames[name]
+        support = None
+        if out.get("dominance_support"):
+            support = spark.read.format("delta").load(out["dominance_support"]).toPandas()
+        coarser = coarser_outputs(meta, df, list(frames.values()))
+        checks = run_checks(df, meta, settings, support=support, coarser=coarser)
+        additive = sorted(set(support["measure"])) if support is not None else []
+        sup = suppress(df, meta, checks, additive=additive, coarser=[c.dims for c, _ in coarser])
+        after = run_checks(df, meta, settings, support=support, coarser=coarser, hidden=sup.hidden)
+        run.outputs[name] = OutputReview(
+            meta, df, checks, sup, after, _chart(out.get("chart_spec")), out
+        )
+    return run
