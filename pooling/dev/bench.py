@@ -3,22 +3,31 @@
 ``pooling bench pseudonymize --rows N`` times the same HMAC-SHA256 computed four ways over N
 13-digit IDs held in memory: the native expression (key out of the plan), a plain pickled Python
 UDF, Arrow-based Python / pandas UDFs, and unkeyed ``sha2`` as Spark's own ceiling.
+``pooling bench pipeline`` runs synth, ingest, pool and one project's run per size, each size in
+a fresh child process (:func:`pipeline_children`) so that its memory and timings are its own.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import secrets
+import shutil
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import pandas as pd  # module level: pandas_udf resolves the type hints by name
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from pooling.core.errors import UsageError
+from pooling.core.zones import Zones
 from pseudonymize import hmac_sha256, padded_keys
 
 log = logging.getLogger("pooling.bench")  # the name it had before the layout: logs are read by it
@@ -159,8 +168,6 @@ class PeakMemory:
         self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
 
     def _tree_rss(self) -> int:
-        from pathlib import Path
-
         children: dict[int, list[int]] = {}
         rss: dict[int, int] = {}
         for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -193,8 +200,6 @@ class PeakMemory:
 
 def bench_synth(spark: SparkSession, persons: int, seed: int, out: str) -> str:
     """Generate and write every extract for ``persons``; print time, rows/s and peak memory."""
-    from pathlib import Path
-
     from pooling.dev.synth import SynthPlan, generate, write_extracts
 
     with PeakMemory() as mem:
@@ -286,3 +291,69 @@ def render_pipeline(figures: list[PipelineFigures], project: str) -> str:
                 f"(data x{scale:g}; near-linear means <= {scale + 1:g})"
             )
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- one child per size
+
+BENCH = "BENCH "  # a child's figures, on its stdout: BENCH <json>
+
+
+def pipeline_root(zones: Zones, root: Path | None) -> Path:
+    """The benchmark's work folder: ``root``, or ``_bench`` beside the landing zone."""
+    landing = zones.roots["landing"]
+    if "://" in landing:
+        raise UsageError("the pipeline benchmark runs on local disk: give --root DIR")
+    return (root or Path(landing).parent / "_bench").resolve()
+
+
+def pipeline_one(
+    spark: Callable[[], SparkSession],
+    conf,
+    root: Path,
+    persons: int,
+    seed: int,
+    project: str,
+    *,
+    keep: bool,
+) -> PipelineFigures:
+    """One size, in this process (a child's work), in a fresh folder under ``root``."""
+    work = root / f"n{persons}"
+    shutil.rmtree(work, ignore_errors=True)
+    zones = Zones.under(work)
+    try:
+        return bench_pipeline(spark(), conf, zones, persons, seed, project)
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def child_line(figures: PipelineFigures) -> str:
+    return BENCH + json.dumps(asdict(figures))
+
+
+def pipeline_children(
+    options: list[str],
+    root: Path,
+    sizes: Iterable[int],
+    seed: int,
+    project: str,
+    *,
+    keep: bool,
+) -> Iterator[PipelineFigures]:
+    """Each size's figures, from a fresh ``pooling bench pipeline --one`` child process run
+    with the global ``options`` (``--conf``, ``--profile``), as each child finishes."""
+    for persons in sizes:
+        log.info("bench pipeline: %s persons in a fresh process", f"{persons:,}")
+        child = subprocess.run(
+            [sys.executable, "-m", "pooling.cli", *options, "bench", "pipeline", "--one"]
+            + ["--persons", str(persons), "--seed", str(seed), "--project", project]
+            + ["--root", str(root)]
+            + (["--keep"] if keep else []),
+            stdout=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+        lines = [ln for ln in child.stdout.splitlines() if ln.startswith(BENCH)]
+        if child.returncode or not lines:
+            raise RuntimeError(f"the {persons:,}-person run failed (exit {child.returncode})")
+        yield PipelineFigures(**json.loads(lines[-1].removeprefix(BENCH)))

@@ -1,0 +1,253 @@
+"""One handler per command: ``handler(args) -> exit code``, set on its parser in
+:mod:`pooling.cli.parser`.
+
+A handler loads ``conf/`` (:class:`Context`), fails on a missing or weak key before starting
+Spark, calls the library and prints what it returns. Stage modules are imported inside the
+handlers, so that ``--help`` and ``keys new`` load no more than they need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from pooling.cli.context import Context, started
+from pooling.core.errors import UsageError
+
+
+def demo(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    t0 = time.monotonic()
+    key = ctx.master_key()  # fail on a missing or weak key before starting Spark
+    spark = ctx.spark()
+    from pooling.dev.demo import render, run_demo
+
+    report = run_demo(spark, ctx.conf, ctx.zones, key, persons=args.persons, seed=args.seed)
+    print(render(report, ctx.zones, time.monotonic() - t0))
+    return 1 if report.mismatches else 0
+
+
+def synth(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    t0 = time.monotonic()
+    from pooling.dev.synth import SynthPlan, generate, write_extracts
+
+    spark = ctx.spark()
+    synthetic = generate(
+        spark,
+        SynthPlan(args.persons, args.seed, reference_date=ctx.conf.standard.reference_date),
+    )
+    try:
+        write_extracts(synthetic, args.out)
+    finally:
+        synthetic.release()
+    print(f"wrote extracts and manifest.json under {args.out} in {time.monotonic() - t0:.0f} s")
+    return 0
+
+
+def ingest(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    key = ctx.master_key()
+    spark = ctx.spark()
+    from pooling.ingest import ingest
+
+    report = ingest(
+        spark,
+        ctx.conf,
+        ctx.zones,
+        key,
+        agency=args.agency,
+        dataset=args.dataset,
+        path=args.path,
+        full_reload=args.full_reload,
+    )
+    print(report.summary())
+    return 0
+
+
+def pool(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    key = ctx.master_key()
+    spark = ctx.spark()
+    from pooling.pools import build_pool
+
+    for project in sorted(ctx.conf.projects) if args.all else [args.project]:
+        print(build_pool(spark, ctx.conf, ctx.zones, key, project).summary())
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    ctx.master_key()  # a run reads only its pool, but a missing key still fails before Spark
+    spark = ctx.spark()
+    from pooling.outputs import run_project
+
+    for project in sorted(ctx.conf.projects) if args.all else [args.project]:
+        print(run_project(spark, ctx.conf, ctx.zones, project).summary())
+    return 0
+
+
+def review_list(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    from pooling import review
+
+    runs = review.pending(ctx.zones)
+    for m in runs:
+        outs = ", ".join(f"{n} ({o['rows']:,} rows)" for n, o in m["outputs"].items())
+        print(f"{m['project']}/{m['run_id']}  {outs}")
+    print(f"{len(runs)} run(s) waiting for review")
+    return 0
+
+
+def review_show(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    from pooling import review
+
+    spark = ctx.spark()
+    run = review.review_run(spark, ctx.conf, ctx.zones, args.run)
+    pages = review.write_pages(run, ctx.conf)
+    for name, r in run.outputs.items():
+        checks = ", ".join(
+            f"{c.name} {'ok' if c.passed else f'{len(c.cells)} cell(s)'}" for c in r.checks
+        )
+        print(f"{name}: {checks}; suppression would hide {len(r.suppression.cells)} cell(s)")
+        print(f"  page {pages[name]}")
+    return 0
+
+
+def review_decide(args: argparse.Namespace) -> int:
+    """``review approve`` and ``review reject``."""
+    ctx = Context(args)
+    from pooling import review
+    from pooling.core.audit import current_actor
+
+    spark = ctx.spark()
+    run = review.decide(
+        spark,
+        ctx.conf,
+        ctx.zones,
+        args.run,
+        approve=args.review_command == "approve",
+        reviewer=args.reviewer or current_actor(),
+        reason=args.reason,
+        outputs=getattr(args, "output", None),
+        apply_suppression=getattr(args, "suppress", False),
+    )
+    print(f"{run.ref}: {run.manifest['status']} by {run.manifest['review']['reviewer']}")
+    return 0
+
+
+def access(args: argparse.Namespace) -> int:
+    """``serve`` and ``sql``: the analysts' SQL, in a driver of its own."""
+    return _access(Context(args), args)
+
+
+def _access(ctx: Context, args: argparse.Namespace) -> int:
+    from pooling import access
+
+    ldap = (
+        access.LdapSettings(args.ldap_url, args.ldap_base_dn) if args.command == "serve" else None
+    )
+    spark = access.access_session(
+        ctx.profile,
+        ctx.conf,
+        ctx.zones,
+        ctx.base_dir,
+        ldap=ldap,
+        port=args.port if args.command == "serve" else None,
+    )
+    started.append(spark)
+    if args.command == "serve":
+        access.serve(spark, ctx.conf, ctx.zones, stop_after=args.stop_after)
+        return 0
+    result = access.run_sql(spark, ctx.conf, ctx.zones, args.analyst, args.statement)
+    print(result.to_string(index=False))
+    return 0
+
+
+def catalog(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    from pooling.ops.catalog import list_tables, render_catalog
+
+    print(render_catalog(list_tables(ctx.spark(), ctx.zones)))
+    return 0
+
+
+def lineage(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    from pooling.ops.catalog import lineage
+
+    print("\n".join(lineage(ctx.spark(), ctx.zones, args.table)))
+    return 0
+
+
+def retention(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    from pooling.ops.retention import plan_and_apply
+
+    if args.as_of and not args.dry_run:
+        raise UsageError("--as-of only plans: use it with --dry-run")
+    report = plan_and_apply(ctx.spark(), ctx.conf, ctx.zones, dry_run=args.dry_run, now=args.as_of)
+    print(report.render())
+    return 0
+
+
+def keys_new(args: argparse.Namespace) -> int:
+    """Needs no ``conf/``: the key file is where ``--out`` says."""
+    from pseudonymize import new_key_file
+
+    key = new_key_file(args.out)
+    print(f"wrote a new master key to {args.out} (mode 0600), key id {key.key_id}")
+    return 0
+
+
+def keys_id(args: argparse.Namespace) -> int:
+    print(Context(args).master_key().key_id)
+    return 0
+
+
+def bench_pseudonymize(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    from pooling.dev.bench import bench_pseudonymize, render_pseudonymize
+
+    spark = ctx.spark()
+    print(
+        f"pseudonymize benchmark: {args.rows:,} rows, Spark {spark.version}, "
+        f"master {spark.sparkContext.master}, {spark.sparkContext.defaultParallelism} cores"
+    )
+    print(render_pseudonymize(bench_pseudonymize(spark, args.rows, repeats=args.repeats)))
+    return 0
+
+
+def bench_synth(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    from pooling.dev.bench import bench_synth
+
+    print(bench_synth(ctx.spark(), args.persons, args.seed, str(args.out)))
+    return 0
+
+
+def bench_pipeline(args: argparse.Namespace) -> int:
+    """Each size in a fresh child process (``--one``), so its peak memory and timings are its
+    own; the orchestration is :mod:`pooling.dev.bench`'s."""
+    ctx = Context(args)
+    from pooling.dev import bench
+
+    ctx.conf.project(args.project)  # fail on an unknown project before anything starts
+    root = bench.pipeline_root(ctx.zones, args.root)
+    if args.one:
+        (persons,) = args.persons
+        figures = bench.pipeline_one(
+            ctx.spark, ctx.conf, root, persons, args.seed, args.project, keep=args.keep
+        )
+        print(bench.child_line(figures))
+        return 0
+    options = [*(["--conf", str(args.conf)] if args.conf else []), "--profile", args.profile]
+    results = []
+    for figures in bench.pipeline_children(
+        options, root, args.persons, args.seed, args.project, keep=args.keep
+    ):
+        results.append(figures)
+        print(bench.pipeline_line(figures), flush=True)
+    print(bench.render_pipeline(results, args.project))
+    return 0 if all(f.truth_ok for f in results) else 1
