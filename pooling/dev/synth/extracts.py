@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 
 from pooling.dev.synth import agriculture, education_labour, environment, health, low_income
+from pooling.dev.synth.faults import DUPLICATE, FAULT
 from pooling.dev.synth.plan import SynthPlan
+
+# The column an agency system added that nobody agreed on (some extracts carry it).
+EXTRA_COLUMN = "remarks"
 
 
 @dataclass
@@ -290,3 +294,26 @@ def prepare(sources: Sources) -> None:
     sources.made["agriculture.farmer_registry"] = farmers
     sources.made["agriculture.plots"] = agriculture.plots(farmers, sources.plan)
     sources.made["education.graduates"] = education_labour.graduates(sources.people, sources.plan)
+
+
+@dataclass(frozen=True)
+class Extract:
+    spec: ExtractSpec
+    rows: DataFrame  # the extract's columns plus person, _fault, _duplicate (never written)
+    extra_column: bool
+
+    @property
+    def columns(self) -> list[str]:
+        return [c for c in self.rows.columns if c not in ("person", FAULT, DUPLICATE)]
+
+
+@dataclass(frozen=True)
+class Synthetic:
+    plan: SynthPlan
+    people: DataFrame
+    grid: DataFrame
+    extracts: dict[str, Extract]
+
+    def release(self) -> None:
+        self.people.unpersist()
+        self.grid.unpersist()

@@ -1,0 +1,137 @@
+"""Writing the extracts and ``manifest.json`` (the ground truth), deterministically.
+
+The same plan gives the same bytes: files are hash-partitioned by the record key, sorted by all
+their columns and renamed ``part-00000.<ext>`` ...; Spark's bookkeeping files are removed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import time
+from collections.abc import Callable, Collection
+from dataclasses import asdict
+from pathlib import Path
+
+from pyspark.sql import DataFrame
+from pyspark.storagelevel import StorageLevel
+
+from pooling.dev.synth.extracts import Extract, Synthetic
+from pooling.dev.synth.plan import SynthPlan
+from pooling.dev.synth.truth import TRUTH_COLUMNS, TRUTHS, Accepted, accepted_rows, fault_counts
+
+log = logging.getLogger("pooling.synth")  # the name it had before the layout: logs are read by it
+
+PERSONS_PER_FILE = 1_000_000
+
+
+def _files(plan: SynthPlan, extract: Extract) -> int:
+    if not extract.spec.person_level:
+        return 1
+    return max(1, math.ceil(plan.persons / PERSONS_PER_FILE))
+
+
+def _write(extract: Extract, rows: DataFrame, path: Path, n_files: int) -> None:
+    """Write deterministically: hash-partitioned by the record key, each file sorted by all its
+    columns, files renamed part-00000.<ext> ..., Spark's bookkeeping files removed."""
+    spec = extract.spec
+    cols = extract.columns
+    df = rows.select(*cols).repartition(n_files, *spec.key).sortWithinPartitions(*cols)
+    writer = df.write.mode("overwrite")
+    if spec.format == "csv":
+        writer.option("header", True).option("encoding", "UTF-8").csv(str(path))
+    elif spec.format == "json":
+        writer.json(str(path))
+    else:
+        writer.parquet(str(path))
+    ext = {"csv": ".csv", "json": ".json", "parquet": ".parquet"}[spec.format]
+    for f in sorted(path.iterdir()):
+        if f.name.startswith("part-"):
+            target = path / f"{f.name[:10]}{ext}"
+            f.rename(target)
+            if spec.format == "csv" and (spec.bom or spec.crlf):
+                _rewrite_text(target, bom=spec.bom, crlf=spec.crlf)
+        else:
+            f.unlink()  # _SUCCESS and .crc files
+
+
+def _rewrite_text(path: Path, *, bom: bool, crlf: bool) -> None:
+    """Add a UTF-8 byte-order mark and/or Windows line ends, as some agencies' exports have."""
+    tmp = path.with_suffix(".tmp")
+    with path.open("rb") as src, tmp.open("wb") as dst:
+        if bom:
+            dst.write(b"\xef\xbb\xbf")
+        for line in src:
+            dst.write(line[:-1] + b"\r\n" if crlf and line.endswith(b"\n") else line)
+    tmp.replace(path)
+
+
+def write_extracts(
+    synthetic: Synthetic,
+    out_dir: Path,
+    progress: Callable[[str], None] = log.info,
+    *,
+    datasets: Collection[str] | None = None,
+    truths: Collection[str] | None = None,
+) -> dict[str, object]:
+    """Write the extracts under ``out_dir/<agency>/<dataset>/`` and ``out_dir/manifest.json``
+    (the ground truth). Returns the manifest.
+
+    ``datasets`` ("agency.dataset") and ``truths`` (names in :data:`TRUTHS`) narrow it to what one
+    project needs (the pipeline benchmark); by default everything is written. A truth needs the
+    extracts it is computed from.
+    """
+    unknown = sorted(set(datasets or ()) - set(synthetic.extracts)) + sorted(
+        set(truths or ()) - set(TRUTHS)
+    )
+    if unknown:
+        raise ValueError(f"unknown extract or truth name(s) {unknown}")
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    manifest: dict[str, object] = {"plan": asdict(synthetic.plan), "datasets": {}, "truth": {}}
+    accepted: Accepted = {}
+    for name, extract in synthetic.extracts.items():
+        if datasets is not None and name not in datasets:
+            continue
+        t0 = time.monotonic()
+        spec = extract.spec
+        # Computed once: written, counted, and its accepted rows kept for the ground truth.
+        rows = extract.rows.persist(StorageLevel.MEMORY_AND_DISK)
+        _write(extract, rows, out_dir / spec.agency / spec.dataset, _files(synthetic.plan, extract))
+        counts = fault_counts(extract, rows)
+        if name in TRUTH_COLUMNS:
+            accepted[name] = (
+                accepted_rows(rows)
+                .select(*TRUTH_COLUMNS[name])
+                .persist(StorageLevel.MEMORY_AND_DISK)
+            )
+            accepted[name].count()
+        rows.unpersist()
+        manifest["datasets"][name] = {  # type: ignore[index]
+            "format": spec.format,
+            "path": f"{spec.agency}/{spec.dataset}",
+            "person_level": spec.person_level,
+            "bom": spec.bom,
+            "crlf": spec.crlf,
+            **counts,
+        }
+        progress(
+            f"synth {name}: {counts['rows']:,} rows ({spec.format}) in {time.monotonic() - t0:.1f}s"
+        )
+    t0 = time.monotonic()
+    for truth_name, fn in TRUTHS.items():
+        if truths is not None and truth_name not in truths:
+            continue
+        df = fn(synthetic.people, accepted)
+        manifest["truth"][truth_name] = [  # type: ignore[index]
+            r.asDict() for r in df.orderBy(*df.columns[:3]).collect()
+        ]
+    for df in accepted.values():
+        df.unpersist()
+    progress(f"synth ground truth in {time.monotonic() - t0:.1f}s")
+    text = json.dumps(manifest, indent=1, ensure_ascii=False, default=str, sort_keys=True)
+    (out_dir / "manifest.json").write_text(text + "\n", encoding="utf-8")
+    return manifest
