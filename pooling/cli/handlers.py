@@ -93,8 +93,8 @@ def review_list(args: argparse.Namespace) -> int:
 
     runs = review.pending(ctx.zones)
     for m in runs:
-        outs = ", ".join(f"{n} ({o['rows']:,} rows)" for n, o in m["outputs"].items())
-        print(f"{m['project']}/{m['run_id']}  {outs}")
+        outs = ", ".join(f"{n} ({o.rows:,} rows)" for n, o in m.outputs.items())
+        print(f"{m.project}/{m.run_id}  {outs}")
     print(f"{len(runs)} run(s) waiting for review")
     return 0
 
@@ -133,7 +133,7 @@ def review_decide(args: argparse.Namespace) -> int:
         outputs=getattr(args, "output", None),
         apply_suppression=getattr(args, "suppress", False),
     )
-    print(f"{run.ref}: {run.manifest['status']} by {run.manifest['review']['reviewer']}")
+    print(f"{run.ref}: {run.manifest.status} by {run.manifest.review.reviewer}")
     return 0
 
 

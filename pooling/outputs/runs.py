@@ -34,6 +34,7 @@ from pooling.core.config import Conf, ProjectSpec
 from pooling.core.zones import Zones
 from pooling.outputs import reports
 from pooling.outputs.aggregates import check_aggregate
+from pooling.outputs.manifest import PENDING, OutputEntry, RunManifest
 from pooling.pools.build import pool_tables
 from pseudonymize.standard import POOL_PSEUDONYM
 
@@ -41,7 +42,6 @@ log = logging.getLogger("pooling.runs")  # the name it had before the layout: lo
 
 DOMINANCE_DIR = "_dominance"
 
-PENDING = "pending_review"
 # Charts are drawn from the written outputs on the driver; an aggregate is far smaller.
 MAX_CHART_ROWS = 100_000
 
@@ -116,9 +116,14 @@ def run_project(
     if local:
         _write_report(spec, zones, report, facts)
         # Last: the manifest marks the run complete.
-        Path(report.directory, "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        manifest.write(report.directory)
     audit.record(
-        spark, zones.audit, action="project_run", subject=project, actor=actor, details=manifest
+        spark,
+        zones.audit,
+        action="project_run",
+        subject=project,
+        actor=actor,
+        details=manifest.to_dict(),
     )
     report.seconds = time.monotonic() - t0
     log.info(report.summary())
@@ -212,33 +217,33 @@ def _manifest(
     dominance: dict[str, tables.Written],
     *,
     local: bool,
-) -> dict:
+) -> RunManifest:
     """The run's manifest: what the review reads, and the audit event's details."""
-    return {
-        "project": spec.name,
-        "run_id": report.run_id,
-        "status": PENDING,
-        "created": report.run_id,
-        "pool_versions": report.pool_versions,
-        "outputs": {
-            n: {
-                "path": w.path,
-                "version": w.version,
-                "rows": w.rows,
-                "title": outputs[n].title,
-                "dims": list(outputs[n].dims),
-                "count_column": outputs[n].count,
-                "people_counts": list(outputs[n].people_counts),
-                "dominance_support": dominance[n].path if n in dominance else None,
-                "headline": outputs[n].headline,
-                "chart": facts[n].chart_file,
-                "chart_spec": asdict(outputs[n].chart) if outputs[n].chart else None,
-            }
+    return RunManifest(
+        project=spec.name,
+        run_id=report.run_id,
+        status=PENDING,
+        created=report.run_id,
+        pool_versions=report.pool_versions,
+        outputs={
+            n: OutputEntry(
+                path=w.path,
+                version=w.version,
+                rows=w.rows,
+                title=outputs[n].title,
+                dims=outputs[n].dims,
+                count_column=outputs[n].count,
+                people_counts=outputs[n].people_counts,
+                dominance_support=dominance[n].path if n in dominance else None,
+                headline=outputs[n].headline,
+                chart=facts[n].chart_file,
+                chart_spec=asdict(outputs[n].chart) if outputs[n].chart else None,
+            )
             for n, w in report.outputs.items()
         },
-        "report": "report.md" if local else None,
-        "disclosure": spec.disclosure.model_dump(),
-    }
+        report="report.md" if local else None,
+        disclosure=spec.disclosure,
+    )
 
 
 def _write_report(

@@ -7,15 +7,14 @@ results, is an audit event; every release another (:mod:`pooling.review.release`
 
 from __future__ import annotations
 
-import json
-
 from pyspark.sql import SparkSession
 
 from pooling.core import audit
 from pooling.core.config import Conf
 from pooling.core.errors import UnknownNameError
 from pooling.core.zones import Zones
-from pooling.review.examine import APPROVED, PENDING, REJECTED, ReviewError, RunReview, review_run
+from pooling.outputs.manifest import APPROVED, PENDING, REJECTED
+from pooling.review.examine import ReviewError, RunReview, review_run
 from pooling.review.release import release
 
 
@@ -35,8 +34,8 @@ def decide(
     if not reason.strip():
         raise ReviewError("a decision needs a reason (--reason)")
     run = review_run(spark, conf, zones, ref)
-    if run.manifest["status"] != PENDING:
-        raise ReviewError(f"run {ref} was already decided: {run.manifest['status']}")
+    if run.manifest.status != PENDING:
+        raise ReviewError(f"run {ref} was already decided: {run.manifest.status}")
     chosen = outputs or list(run.outputs)
     unknown = [o for o in chosen if o not in run.outputs]
     if unknown:
@@ -85,12 +84,6 @@ def decide(
             suppressed=apply_suppression,
             results=results,
         )
-    run.manifest["status"] = decision
-    run.manifest["review"] = {
-        "decision": decision,
-        "reviewer": reviewer,
-        "reason": reason,
-        "outputs": chosen,
-    }
-    (run.directory / "manifest.json").write_text(json.dumps(run.manifest, indent=2) + "\n")
+    run.manifest = run.manifest.decided(decision, reviewer=reviewer, reason=reason, outputs=chosen)
+    run.manifest.write(run.directory)
     return run

@@ -6,7 +6,6 @@ Nothing here writes: :func:`review_run` reads a run's manifest and outputs and r
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from pooling.core import tables
 from pooling.core.config import Conf
 from pooling.core.errors import PoolingError, UnknownNameError
 from pooling.core.zones import Zones
+from pooling.outputs.manifest import MANIFEST, PENDING, OutputEntry, RunManifest
 from pooling.review.disclosure import (
     Check,
     OutputMeta,
@@ -26,8 +26,6 @@ from pooling.review.disclosure import (
     suppress,
 )
 from projects import Chart
-
-PENDING, APPROVED, REJECTED = "pending_review", "approved", "rejected"
 
 
 class ReviewError(PoolingError, ValueError):
@@ -42,7 +40,7 @@ class OutputReview:
     suppression: Suppression
     after: list[Check]  # the checks on what suppression would release
     chart: Chart | None
-    source: dict
+    source: OutputEntry
 
     @property
     def failing(self) -> list[str]:
@@ -58,7 +56,7 @@ class RunReview:
     project: str
     run_id: str
     directory: Path
-    manifest: dict
+    manifest: RunManifest
     outputs: dict[str, OutputReview] = field(default_factory=dict)
     pages: dict[str, Path] = field(default_factory=dict)
 
@@ -67,31 +65,29 @@ class RunReview:
         return f"{self.project}/{self.run_id}"
 
 
-def pending(zones: Zones) -> list[dict]:
+def pending(zones: Zones) -> list[RunManifest]:
     """Manifests of every run waiting for review, oldest first."""
     root = Path(zones.outputs(""))
     found = []
-    for m in sorted(root.glob("*/*/manifest.json")):
-        manifest = json.loads(m.read_text())
-        if manifest.get("status") == PENDING:
+    for m in sorted(root.glob(f"*/*/{MANIFEST}")):
+        manifest = RunManifest.read(m)
+        if manifest.status == PENDING:
             found.append(manifest)
-    return sorted(found, key=lambda m: m["run_id"])
+    return sorted(found, key=lambda m: m.run_id)
 
 
 def _run_dir(zones: Zones, ref: str) -> Path:
     project, _, run_id = ref.partition("/")
     directory = Path(zones.outputs(project, run_id))
-    if not run_id or not (directory / "manifest.json").is_file():
+    if not run_id or not (directory / MANIFEST).is_file():
         raise UnknownNameError(
             f"no completed run {ref!r}; give PROJECT/RUN_ID as `pooling review list` shows it"
         )
     return directory
 
 
-def _meta(name: str, out: dict) -> OutputMeta:
-    return OutputMeta(
-        name, tuple(out["dims"]), out.get("count_column"), tuple(out.get("people_counts") or ())
-    )
+def _meta(name: str, out: OutputEntry) -> OutputMeta:
+    return OutputMeta(name, out.dims, out.count_column, out.people_counts)
 
 
 def _chart(spec: dict | None) -> Chart | None:
@@ -107,24 +103,22 @@ def _chart(spec: dict | None) -> Chart | None:
 def review_run(spark: SparkSession, conf: Conf, zones: Zones, ref: str) -> RunReview:
     """Run every check on every output of the run (nothing is written)."""
     directory = _run_dir(zones, ref)
-    manifest = json.loads((directory / "manifest.json").read_text())
-    settings = conf.project(manifest["project"]).disclosure
-    run = RunReview(manifest["project"], manifest["run_id"], directory, manifest)
+    manifest = RunManifest.read(directory / MANIFEST)
+    settings = conf.project(manifest.project).disclosure
+    run = RunReview(manifest.project, manifest.run_id, directory, manifest)
     frames = {}
-    for name, out in manifest["outputs"].items():
-        df = tables.read_version(spark, out["path"], out["version"]).toPandas()
+    for name, out in manifest.outputs.items():
+        df = tables.read_version(spark, out.path, out.version).toPandas()
         frames[name] = (_meta(name, out), df)
-    for name, out in manifest["outputs"].items():
+    for name, out in manifest.outputs.items():
         meta, df = frames[name]
         support = None
-        if out.get("dominance_support"):
-            support = spark.read.format("delta").load(out["dominance_support"]).toPandas()
+        if out.dominance_support:
+            support = spark.read.format("delta").load(out.dominance_support).toPandas()
         coarser = coarser_outputs(meta, df, list(frames.values()))
         checks = run_checks(df, meta, settings, support=support, coarser=coarser)
         additive = sorted(set(support["measure"])) if support is not None else []
         sup = suppress(df, meta, checks, additive=additive, coarser=[c.dims for c, _ in coarser])
         after = run_checks(df, meta, settings, support=support, coarser=coarser, hidden=sup.hidden)
-        run.outputs[name] = OutputReview(
-            meta, df, checks, sup, after, _chart(out.get("chart_spec")), out
-        )
+        run.outputs[name] = OutputReview(meta, df, checks, sup, after, _chart(out.chart_spec), out)
     return run

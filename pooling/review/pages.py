@@ -86,9 +86,9 @@ tr.fail td {{ background: #fde2e1; }} tr.check td {{ background: #fff4d6; }}
 tr.pass td {{ background: #e6f4ea; }} td.hidden {{ background: #444; color: #fff; }}
 </style></head><body>
 <h1>{e(title)}: {e(name)}</h1>
-<p><b>Run</b> {e(run.run_id)} · <b>status</b> {e(run.manifest["status"])} ·
+<p><b>Run</b> {e(run.run_id)} · <b>status</b> {e(run.manifest.status)} ·
 <b>rows</b> {len(r.cells):,} · <b>cells</b> one per {e(" × ".join(r.meta.dims))}</p>
-<p><b>What it is.</b> {e(r.source.get("title", ""))}</p>
+<p><b>What it is.</b> {e(r.source.title)}</p>
 <h2>Verdict of the automatic checks</h2><p>{e(verdict)}</p>
 <table><tr><th>check</th><th>result</th><th>cells</th><th>what it means</th></tr>
 {"".join(rows)}</table>

@@ -17,7 +17,8 @@ from pyspark.sql import SparkSession
 from pooling.core import audit, tables
 from pooling.core.zones import Zones
 from pooling.outputs import reports
-from pooling.review.examine import APPROVED, OutputReview, ReviewError, RunReview
+from pooling.outputs.manifest import APPROVED
+from pooling.review.examine import OutputReview, ReviewError, RunReview
 
 log = logging.getLogger("pooling.review")  # the name it had before the layout: logs are read by it
 
@@ -58,7 +59,7 @@ def release(
                 "project": run.project,
                 "run_id": run.run_id,
                 "reviewer": reviewer,
-                "source": json.dumps({"path": r.source["path"], "version": r.source["version"]}),
+                "source": json.dumps({"path": r.source.path, "version": r.source.version}),
             },
         )
         frame.to_csv(staging / f"{n}.csv", index=False)
@@ -73,7 +74,7 @@ def release(
             "table": n,
             "csv": f"{n}.csv",
             "chart": f"{n}.png" if r.chart else None,
-            "source": {"path": r.source["path"], "version": r.source["version"]},
+            "source": {"path": r.source.path, "version": r.source.version},
             "suppressed": r.suppression.cells if suppressed else [],
             **results[n],
         }
@@ -83,7 +84,7 @@ def release(
         "status": APPROVED,
         "reviewer": reviewer,
         "reason": reason,
-        "pool_versions": run.manifest["pool_versions"],
+        "pool_versions": run.manifest.pool_versions,
         "outputs": released,
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
@@ -102,7 +103,7 @@ def release(
 
 
 def _release_frame(spark: SparkSession, r: OutputReview, released: pd.DataFrame):
-    schema = tables.read_version(spark, r.source["path"], r.source["version"]).schema
+    schema = tables.read_version(spark, r.source.path, r.source.version).schema
     records = [
         tuple(None if pd.isna(v) else (v.item() if hasattr(v, "item") else v) for v in row)
         for row in released[[f.name for f in schema.fields]].itertuples(index=False)

@@ -1,0 +1,95 @@
+"""A run's ``manifest.json``: written last by a project run, read by the review and the CLI.
+
+One typed model instead of a dict read back by key, and the run statuses defined once. The
+review's decision is added to the same file (:meth:`RunManifest.decided`). The JSON is the one
+runs always wrote: same keys, same order, ``indent=2`` (``review`` only once decided).
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pooling.core.config import DisclosureSettings, Strict
+
+MANIFEST = "manifest.json"
+
+
+class RunStatus(StrEnum):
+    PENDING = "pending_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+PENDING, APPROVED, REJECTED = RunStatus.PENDING, RunStatus.APPROVED, RunStatus.REJECTED
+
+
+class _ByKey(Strict):
+    """Read by key as well (``manifest["run_id"]``), as the dict it was: scripts that read the
+    manifest that way keep working."""
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in type(self).model_fields:
+            raise KeyError(key)
+        return getattr(self, key)
+
+
+class OutputEntry(_ByKey):
+    """One output of the run: where its table is and what the review needs to check it."""
+
+    path: str
+    version: int
+    rows: int
+    title: str
+    dims: tuple[str, ...]
+    count_column: str | None
+    people_counts: tuple[str, ...]
+    dominance_support: str | None  # the largest contributions per cell (magnitude outputs)
+    headline: bool
+    chart: str | None  # the PNG's file name in the run folder
+    chart_spec: dict[str, Any] | None  # projects.Chart as JSON
+
+
+class Decision(_ByKey):
+    """The secretariat's decision on the run."""
+
+    decision: RunStatus
+    reviewer: str
+    reason: str
+    outputs: list[str]
+
+
+class RunManifest(_ByKey):
+    project: str
+    run_id: str
+    status: RunStatus
+    created: str
+    pool_versions: dict[str, int]
+    outputs: dict[str, OutputEntry]
+    report: str | None  # report.md, for a run on local disk
+    disclosure: DisclosureSettings
+    review: Decision | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """As written to disk and to the audit event (``review`` only once decided)."""
+        return self.model_dump(exclude={"review"} if self.review is None else set())
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def write(self, directory: Path | str) -> Path:
+        path = Path(directory, MANIFEST)
+        path.write_text(self.to_json())
+        return path
+
+    @classmethod
+    def read(cls, path: Path | str) -> RunManifest:
+        return cls.model_validate(json.loads(Path(path).read_text()))
+
+    def decided(
+        self, decision: RunStatus, *, reviewer: str, reason: str, outputs: list[str]
+    ) -> RunManifest:
+        review = Decision(decision=decision, reviewer=reviewer, reason=reason, outputs=outputs)
+        return self.model_copy(update={"status": decision, "review": review})
