@@ -28,17 +28,13 @@ from pyspark.sql import SparkSession
 
 from pooling.core import audit, redact, tables
 from pooling.core.config import Conf, Profile
-from pooling.core.errors import PoolingError
+from pooling.core.errors import AccessDenied, PoolingError
 from pooling.core.session import build_session, delta_jars
 from pooling.core.zones import Zones
 
 log = logging.getLogger(__name__)
 
 AUTHZ_EXTENSION = "pooling.authz.PoolingAuthz"
-
-
-class AccessDenied(PoolingError, PermissionError):
-    """The access rule refused a statement."""
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,12 @@ import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Literal, get_args
 
 from pyspark.sql import SparkSession
 from pyspark.sql.types import StringType, StructField, StructType, TimestampType
 
+from pooling.core.errors import AuditError
 from pooling.core.tables import ensure_append_only, local_writer_lock
 
 SCHEMA = StructType(
@@ -34,7 +36,9 @@ _DDL = ", ".join(
     f"{f.name} {f.dataType.simpleString().upper()}{'' if f.nullable else ' NOT NULL'}"
     for f in SCHEMA.fields
 )
-ACTIONS = ("ingest", "pool_build", "project_run", "query", "review", "release", "retention")
+# Every kind of event the register holds.
+Action = Literal["ingest", "pool_build", "project_run", "query", "review", "release", "retention"]
+ACTIONS: tuple[str, ...] = get_args(Action)
 
 
 def current_actor() -> str:
@@ -45,14 +49,14 @@ def record(
     spark: SparkSession,
     audit_path: str,
     *,
-    action: str,
+    action: Action,
     subject: str,
     details: Mapping[str, object],
     actor: str | None = None,
 ) -> str:
     """Append one event and return its id."""
     if action not in ACTIONS:
-        raise ValueError(f"unknown audit action {action!r}; allowed: {ACTIONS}")
+        raise AuditError(f"unknown audit action {action!r}; allowed: {ACTIONS}")
     event_id = uuid.uuid4().hex
     row = (
         event_id,

@@ -52,12 +52,26 @@ class AggregateError(PoolingError, ValueError):
     """A project output that is not an aggregate: a pseudonym in it, or a row per person."""
 
 
+class ReviewError(PoolingError, ValueError):
+    """A review decision that cannot be taken (e.g. approving an output that fails its checks)."""
+
+
+class AccessDenied(PoolingError, PermissionError):
+    """The access rule refused a statement."""
+
+
+class AuditError(PoolingError, ValueError):
+    """An event the audit register cannot take (an action it does not know)."""
+
+
 # Every error raised on purpose, by the service or by the standard it applies.
 EXPECTED = (PoolingError, PseudonymizeError)
 
 __all__ = [
     "EXPECTED",
+    "AccessDenied",
     "AggregateError",
+    "AuditError",
     "ConfigError",
     "ContractError",
     "ExtractNotFoundError",
@@ -66,6 +80,7 @@ __all__ = [
     "KeyMaterialError",
     "PoolingError",
     "PseudonymizeError",
+    "ReviewError",
     "UnknownNameError",
     "UsageError",
 ]

@@ -7,8 +7,9 @@ and suppression), ``examine`` (reading a run and checking it), ``pages`` (the HT
 ``decision`` and ``release``.
 """
 
+from pooling.core.errors import ReviewError
 from pooling.review.decision import decide
-from pooling.review.examine import ReviewError, pending, review_run
+from pooling.review.examine import pending, review_run
 from pooling.review.pages import write_pages
 
 __all__ = ["ReviewError", "decide", "pending", "review_run", "write_pages"]

@@ -11,10 +11,10 @@ from pyspark.sql import SparkSession
 
 from pooling.core import audit
 from pooling.core.config import Conf
-from pooling.core.errors import UnknownNameError
+from pooling.core.errors import ReviewError, UnknownNameError
 from pooling.core.zones import Zones
 from pooling.outputs.manifest import APPROVED, PENDING, REJECTED
-from pooling.review.examine import ReviewError, RunReview, review_run
+from pooling.review.examine import RunReview, review_run
 from pooling.review.release import release
 
 

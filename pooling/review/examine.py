@@ -14,7 +14,7 @@ from pyspark.sql import SparkSession
 
 from pooling.core import tables
 from pooling.core.config import Conf
-from pooling.core.errors import PoolingError, UnknownNameError
+from pooling.core.errors import UnknownNameError
 from pooling.core.zones import Zones
 from pooling.outputs.manifest import MANIFEST, PENDING, OutputEntry, RunManifest
 from pooling.review.disclosure import (
@@ -26,10 +26,6 @@ from pooling.review.disclosure import (
     suppress,
 )
 from projects import Chart
-
-
-class ReviewError(PoolingError, ValueError):
-    """A review decision that cannot be taken (e.g. approving an output that fails its checks)."""
 
 
 @dataclass

@@ -15,10 +15,11 @@ import pandas as pd
 from pyspark.sql import SparkSession
 
 from pooling.core import audit, tables
+from pooling.core.errors import ReviewError
 from pooling.core.zones import Zones
 from pooling.outputs import reports
 from pooling.outputs.manifest import APPROVED
-from pooling.review.examine import OutputReview, ReviewError, RunReview
+from pooling.review.examine import OutputReview, RunReview
 
 log = logging.getLogger("pooling.review")  # the name it had before the layout: logs are read by it
 
