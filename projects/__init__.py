@@ -17,6 +17,7 @@ from typing import Literal
 from pyspark.sql import DataFrame
 
 from pooling.core.errors import UnknownNameError
+from pseudonymize.model import lookup
 
 MODULES = (
     "low_income",
@@ -103,9 +104,10 @@ def register(name: str) -> Callable[[ProjectFn], ProjectFn]:
 def get(name: str) -> ProjectFn:
     for module in MODULES:  # modules register themselves on import
         importlib.import_module(f"projects.{module}")
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UnknownNameError(
-            f"no analytics module for project {name!r}. Available projects are: {sorted(_REGISTRY)}"
-        ) from None
+    return lookup(
+        _REGISTRY,
+        name,
+        f"no analytics module for project {name!r}",
+        "projects",
+        error=UnknownNameError,
+    )

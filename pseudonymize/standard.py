@@ -18,12 +18,13 @@ from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from pseudonymize._hmac import hmac_sha256
-from pseudonymize.errors import ContractError, UnknownNameError
+from pseudonymize.errors import ContractError
+from pseudonymize.model import Strict, lookup
 from pseudonymize.reference import provinces
 
 if TYPE_CHECKING:
@@ -58,11 +59,7 @@ class ClassifiedColumn(Protocol):
     def generalise(self) -> Sequence[str]: ...
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FieldClassRule(_Strict):
+class FieldClassRule(Strict):
     description: str
 
 
@@ -70,7 +67,7 @@ class FieldClassRule(_Strict):
 Function = Literal["year", "age_band", "leading_digits", "postcode_province"]
 
 
-class Generalisation(_Strict):
+class Generalisation(Strict):
     description: str
     function: Function
     applies_to: list[Literal["date", "string"]]
@@ -152,7 +149,7 @@ def postcode_province(
     return F.when(valid, guess)
 
 
-class Standard(_Strict):
+class Standard(Strict):
     """``conf/standard.yaml``: one versioned standard for every agency."""
 
     version: str
@@ -168,13 +165,12 @@ class Standard(_Strict):
         return self
 
     def generalisation(self, name: str) -> Generalisation:
-        try:
-            return self.generalisations[name]
-        except KeyError:
-            raise UnknownNameError(
-                f"generalisation {name!r} is not in standard {self.version}. "
-                f"Available generalisations are: {sorted(self.generalisations)}"
-            ) from None
+        return lookup(
+            self.generalisations,
+            name,
+            f"generalisation {name!r} is not in standard {self.version}",
+            "generalisations",
+        )
 
     def output_columns(self, columns: Sequence[ClassifiedColumn]) -> list[str]:
         """The column names a dataset has after de-identification, in contract order."""

@@ -15,18 +15,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from pooling.core.errors import ConfigError, UnknownNameError
+from pseudonymize.model import Strict, lookup
 from pseudonymize.standard import LINKAGE_PSEUDONYM, POOL_PSEUDONYM, FieldClass, Standard
 
 M = TypeVar("M", bound=BaseModel)
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # --------------------------------------------------------------------------- profiles
@@ -172,13 +169,13 @@ class AgencyContract(Strict):
     datasets: dict[Identifier, DatasetContract]
 
     def dataset(self, name: str) -> DatasetContract:
-        try:
-            return self.datasets[name]
-        except KeyError:
-            raise UnknownNameError(
-                f"agency {self.agency!r} has no dataset {name!r}. "
-                f"Available datasets are: {sorted(self.datasets)}"
-            ) from None
+        return lookup(
+            self.datasets,
+            name,
+            f"agency {self.agency!r} has no dataset {name!r}",
+            "datasets",
+            error=UnknownNameError,
+        )
 
 
 # --------------------------------------------------------------------------- projects
@@ -361,25 +358,25 @@ class Conf:
             raise ConfigError(f"{path}: {len(problems)} problem(s):\n" + "\n".join(problems))
 
     def agency(self, name: str) -> AgencyContract:
-        try:
-            return self.agencies[name]
-        except KeyError:
-            raise UnknownNameError(
-                f"agency {name!r} is not configured. "
-                f"Available agencies are: {sorted(self.agencies)}"
-            ) from None
+        return lookup(
+            self.agencies,
+            name,
+            f"agency {name!r} is not configured",
+            "agencies",
+            error=UnknownNameError,
+        )
 
     def dataset(self, agency: str, dataset: str) -> DatasetContract:
         return self.agency(agency).dataset(dataset)
 
     def project(self, name: str) -> ProjectSpec:
-        try:
-            return self.projects[name]
-        except KeyError:
-            raise UnknownNameError(
-                f"project {name!r} is not configured. "
-                f"Available projects are: {sorted(self.projects)}"
-            ) from None
+        return lookup(
+            self.projects,
+            name,
+            f"project {name!r} is not configured",
+            "projects",
+            error=UnknownNameError,
+        )
 
     def profile(self, name: str) -> Profile:
         path = self.root / "profiles" / f"{name}.yaml"
@@ -413,6 +410,7 @@ __all__ = [
     "Lifecycle",
     "Profile",
     "ProjectSpec",
+    "Strict",
     "ZONES",
     "default_conf_dir",
     "expand_env",

@@ -12,7 +12,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pooling.core.config import DisclosureSettings, Strict
+from pooling.core.config import DisclosureSettings
+from pseudonymize.model import Strict
 
 MANIFEST = "manifest.json"
 

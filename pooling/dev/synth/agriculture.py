@@ -8,6 +8,7 @@ from pyspark.sql import functions as F
 from pooling.dev.synth.draws import below, choose, date_in_year, person_draw
 from pooling.dev.synth.environment import CROPS
 from pooling.dev.synth.plan import SynthPlan
+from pooling.dev.synth.population import person_record
 
 # Main crop by region (relative weights over CROPS: rice, rubber, cassava, sugarcane, maize,
 # oil palm, fruit).
@@ -36,11 +37,7 @@ def _crop(u: F.Column) -> F.Column:
 def farmer_registry(people: DataFrame, plan: SynthPlan) -> DataFrame:
     farmers = people.where("farmer").withColumn("u_crop", person_draw(plan.seed, "crop"))
     return farmers.select(
-        "person",
-        F.concat(F.lit("FR"), F.lpad(F.col("person").cast("string"), 10, "0")).alias("farmer_id"),
-        "citizen_id",
-        "first_name",
-        "last_name",
+        *person_record("FR", "farmer_id", digits=10),
         "phone",
         "district_code",
         _crop(F.col("u_crop")).alias("main_crop"),

@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 
 from pooling.dev.synth.draws import below, choose, date_in_year, person_draw
 from pooling.dev.synth.plan import SynthPlan
+from pooling.dev.synth.population import person_record
 
 ICD10 = ("E11", "I10", "J06", "K29", "M54", "N39", "Z00", "A09", "J45", "E78")
 HOSPITAL_TYPES = ("HC", "CH", "GH", "RH")  # health centre, community, general, regional hospital
@@ -29,11 +30,7 @@ def welfare_registry(people: DataFrame, plan: SynthPlan) -> DataFrame:
         INCOME_CEILING_BAHT + below(F.col("u_income"), 150_000),
     ).otherwise(below(F.col("u_income"), INCOME_CEILING_BAHT))
     return members.select(
-        "person",
-        F.concat(F.lit("WR"), F.lpad(F.col("person").cast("string"), 10, "0")).alias("registry_no"),
-        "citizen_id",
-        "first_name",
-        "last_name",
+        *person_record("WR", "registry_no", digits=10),
         "phone",
         "address",
         "district_code",

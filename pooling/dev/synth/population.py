@@ -173,12 +173,14 @@ def population(spark: SparkSession, plan: SynthPlan) -> DataFrame:
     return drop_uniforms(people.drop("band_low", "id12"))
 
 
-def person_record(prefix: str, record: str) -> list[F.Column]:
+def person_record(prefix: str, record: str, *, digits: int | None = None) -> list[F.Column]:
     """The leading columns of a person-level extract: the internal ``person`` index, the
-    agency's record number ``<prefix><person>``, the citizen ID and the names."""
+    agency's record number ``<prefix><person>`` (``person`` zero-padded to ``digits``, if
+    given), the citizen ID and the names."""
+    number = F.col("person").cast("string")
     return [
         F.col("person"),
-        F.concat(F.lit(prefix), F.col("person").cast("string")).alias(record),
+        F.concat(F.lit(prefix), F.lpad(number, digits, "0") if digits else number).alias(record),
         F.col("citizen_id"),
         F.col("first_name"),
         F.col("last_name"),
