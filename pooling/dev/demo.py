@@ -125,24 +125,10 @@ def run_demo(
         {f"{s.agency}.{s.dataset}" for p in selected for s in conf.projects[p].pool.values()}
     )
     checks = [c for c in TRUTH_CHECKS if c[0] in selected]
-    batch = f"synthetic-s{seed}-n{persons}"
-    landing = zones.landing(batch)
-    plan = SynthPlan(persons=persons, seed=seed, reference_date=conf.standard.reference_date)
-    log.info("1/4 synthesising %s persons (seed %s) into %s", f"{persons:,}", seed, landing)
-    t0 = time.monotonic()
-    synthetic = generate(spark, plan)
-    try:
-        manifest = (
-            write_extracts(synthetic, Path(landing))
-            if projects is None
-            else write_extracts(
-                synthetic, Path(landing), datasets=wanted, truths=[t for *_, t in checks]
-            )
-        )
-    finally:
-        synthetic.release()
-    report = DemoReport(persons, seed, landing, manifest)
-    report.seconds["synth"] = time.monotonic() - t0
+    # With a subset, only what those projects need; by default every extract and truth.
+    subset = None if projects is None else (wanted, [t for *_, t in checks])
+    report = _synthesise(spark, conf, zones, persons, seed, subset)
+    landing, manifest = report.landing, report.manifest
 
     log.info("2/4 ingesting %d extracts", len(wanted))
     for i, name in enumerate(wanted, 1):
@@ -175,6 +161,40 @@ def run_demo(
             lambda p=project: run_project(spark, conf, zones, p, actor=actor),
         )
     report.mismatches = compare_counts(report)
+    _check_outputs(spark, report, checks)
+    return report
+
+
+def _synthesise(
+    spark: SparkSession,
+    conf: Conf,
+    zones: Zones,
+    persons: int,
+    seed: int,
+    subset: tuple[list[str], list[str]] | None,
+) -> DemoReport:
+    """Stage 1: the extracts and their ground truth in the landing zone (``subset``: only these
+    datasets and truths)."""
+    landing = zones.landing(f"synthetic-s{seed}-n{persons}")
+    plan = SynthPlan(persons=persons, seed=seed, reference_date=conf.standard.reference_date)
+    log.info("1/4 synthesising %s persons (seed %s) into %s", f"{persons:,}", seed, landing)
+    t0 = time.monotonic()
+    synthetic = generate(spark, plan)
+    try:
+        manifest = (
+            write_extracts(synthetic, Path(landing))
+            if subset is None
+            else write_extracts(synthetic, Path(landing), datasets=subset[0], truths=subset[1])
+        )
+    finally:
+        synthetic.release()
+    report = DemoReport(persons, seed, landing, manifest)
+    report.seconds["synth"] = time.monotonic() - t0
+    return report
+
+
+def _check_outputs(spark: SparkSession, report: DemoReport, checks: Sequence[tuple]) -> None:
+    """Every checked output's cells against the generator's ground truth."""
     for project, output, truth in checks:
         run = report.runs.get(project)
         if run is None:  # a conf/ without this project
@@ -185,9 +205,8 @@ def run_demo(
         ]
         report.checked[f"{project}.{output}"] = cells
         report.mismatches += compare_cells(
-            f"{project}.{output}", cells, manifest["truth"][truth], run.dims[output]
+            f"{project}.{output}", cells, report.manifest["truth"][truth], run.dims[output]
         )
-    return report
 
 
 def _headline(cells: list[dict]) -> list[str]:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pyspark.sql import DataFrame, SparkSession
 
 from pooling.core import audit, tables
-from pooling.core.config import Conf, ProjectSpec
+from pooling.core.config import Conf, PoolSource, ProjectSpec
 from pooling.core.constraints import as_properties, contract_constraints, pool_constraints
 from pooling.core.errors import ContractError
 from pooling.core.zones import Zones
@@ -65,66 +65,14 @@ def build_pool(
     *,
     actor: str | None = None,
 ) -> PoolReport:
+    """Every table of the project's pool, from the current de-identified tables, then the
+    audit event."""
     spec: ProjectSpec = conf.project(project)
     pool_key = derive_pool_key(master_key, project, spec.pool_key_version)
     report = PoolReport(project, pool_key.key_id, spec.pool_key_version)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for table, src in spec.pool.items():
-        source = zones.deidentified(src.agency, src.dataset)
-        if not tables.exists(spark, source):
-            raise ContractError(
-                f"pool {project}: table {table} needs {src.agency}.{src.dataset}, which has not "
-                f"been ingested ({source} is not a Delta table). Run `pooling ingest` first."
-            )
-        version = tables.last_commit(spark, source).version
-        report.sources[table] = {"table": source, "version": version}
-        src_props = tables.properties(spark, source)
-        if src_props.get("key_id") != master_key.key_id:
-            raise ContractError(
-                f"pool {project}: {src.agency}.{src.dataset} was pseudonymised under key "
-                f"{src_props.get('key_id')}, not the current master key {master_key.key_id}; "
-                "re-ingest it first"
-            )
-        df = to_pool(
-            tables.read_version(spark, source, version),
-            src.columns,
-            pool_key,
-            pseudonym=src.pseudonym,
-        )
-        person_level = POOL_PSEUDONYM in df.columns
-        contract = conf.dataset(src.agency, src.dataset)
-        checks = pool_constraints(contract_constraints(conf.standard, contract.columns), df.columns)
-        cluster_by = (
-            src.cluster_by
-            if src.cluster_by is not None
-            else ([POOL_PSEUDONYM] if person_level else [])
-        )
-        report.tables[table] = tables.replace_table(
-            spark,
-            df,
-            zones.pool(project, table),
-            {
-                "kind": "pool",
-                "project": project,
-                "description": f"{spec.title}: {src.agency}.{src.dataset} "
-                f"({src_props.get('description', '')})",
-                "data_class": src_props.get("data_class", ""),
-                "steward": src_props.get("steward", ""),
-                "standard_version": src_props.get("standard_version", ""),
-                "key_id": pool_key.key_id,
-                "key_version": str(spec.pool_key_version),
-                "rows": src_props.get("rows", ""),  # one pool row per de-identified row
-                "person_level": str(person_level).lower(),
-                "lineage": json.dumps([{"table": source, "version": version}]),
-                "built_at": now,
-            },
-            {
-                POOL_PSEUDONYM: f"Pool pseudonym of project {project}, key {pool_key.key_id}",
-                **_column_comments(spark, source, src.columns),
-            },
-            constraints=as_properties(checks),
-            cluster_by=cluster_by,
-        )
+        _build_table(spark, conf, zones, master_key, spec, pool_key, table, src, report, now)
     audit.record(
         spark,
         zones.audit,
@@ -142,6 +90,76 @@ def build_pool(
     )
     log.info(report.summary())
     return report
+
+
+def _build_table(
+    spark: SparkSession,
+    conf: Conf,
+    zones: Zones,
+    master_key: SecretKey,
+    spec: ProjectSpec,
+    pool_key: SecretKey,
+    table: str,
+    src: PoolSource,
+    report: PoolReport,
+    now: str,
+) -> None:
+    """One pool table from its de-identified source (which must be under the current key), with
+    the source's constraints that still hold and its metadata; recorded in ``report``."""
+    project = spec.name
+    source = zones.deidentified(src.agency, src.dataset)
+    if not tables.exists(spark, source):
+        raise ContractError(
+            f"pool {project}: table {table} needs {src.agency}.{src.dataset}, which has not "
+            f"been ingested ({source} is not a Delta table). Run `pooling ingest` first."
+        )
+    version = tables.last_commit(spark, source).version
+    report.sources[table] = {"table": source, "version": version}
+    src_props = tables.properties(spark, source)
+    if src_props.get("key_id") != master_key.key_id:
+        raise ContractError(
+            f"pool {project}: {src.agency}.{src.dataset} was pseudonymised under key "
+            f"{src_props.get('key_id')}, not the current master key {master_key.key_id}; "
+            "re-ingest it first"
+        )
+    df = to_pool(
+        tables.read_version(spark, source, version),
+        src.columns,
+        pool_key,
+        pseudonym=src.pseudonym,
+    )
+    person_level = POOL_PSEUDONYM in df.columns
+    contract = conf.dataset(src.agency, src.dataset)
+    checks = pool_constraints(contract_constraints(conf.standard, contract.columns), df.columns)
+    cluster_by = (
+        src.cluster_by if src.cluster_by is not None else ([POOL_PSEUDONYM] if person_level else [])
+    )
+    report.tables[table] = tables.replace_table(
+        spark,
+        df,
+        zones.pool(project, table),
+        {
+            "kind": "pool",
+            "project": project,
+            "description": f"{spec.title}: {src.agency}.{src.dataset} "
+            f"({src_props.get('description', '')})",
+            "data_class": src_props.get("data_class", ""),
+            "steward": src_props.get("steward", ""),
+            "standard_version": src_props.get("standard_version", ""),
+            "key_id": pool_key.key_id,
+            "key_version": str(spec.pool_key_version),
+            "rows": src_props.get("rows", ""),  # one pool row per de-identified row
+            "person_level": str(person_level).lower(),
+            "lineage": json.dumps([{"table": source, "version": version}]),
+            "built_at": now,
+        },
+        {
+            POOL_PSEUDONYM: f"Pool pseudonym of project {project}, key {pool_key.key_id}",
+            **_column_comments(spark, source, src.columns),
+        },
+        constraints=as_properties(checks),
+        cluster_by=cluster_by,
+    )
 
 
 def _column_comments(spark: SparkSession, source: str, columns: list[str]) -> dict[str, str]:
