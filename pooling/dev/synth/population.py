@@ -75,16 +75,24 @@ def population(spark: SparkSession, plan: SynthPlan) -> DataFrame:
     code, district, address: shared by the household) and phone, plus
     the latent traits the extracts sample from: ``poverty`` (the chance of being in the
     low-income registry), ``farmer``, ``bmi`` and ``graduate``."""
-    provs = provinces()
-    vocab = thai_vocabulary(plan.seed)
-    u = {d: F.col(f"u_{d}") for d in (*_HOUSEHOLD_DRAWS, *_DRAWS)}
-
     # Households of 3 or 4 consecutive persons (3.1 on average, Thailand's is about 3).
     people = spark.range(plan.persons).select(
         F.col("id").alias("person"), F.floor(F.col("id") * 10 / 31).alias("household")
     )
     people = with_uniforms(people, plan.seed, ["household"], *_HOUSEHOLD_DRAWS)
     people = with_uniforms(people, plan.seed, ["person"], *_DRAWS)
+    people = _birth_and_house(_places_and_ages(people), plan)
+    return drop_uniforms(_names_and_traits(people, plan).drop("band_low", "id12"))
+
+
+def _u() -> dict[str, F.Column]:
+    """The draws, as the columns with_uniforms materialised."""
+    return {d: F.col(f"u_{d}") for d in (*_HOUSEHOLD_DRAWS, *_DRAWS)}
+
+
+def _places_and_ages(people: DataFrame) -> DataFrame:
+    """Province (by population), district, region, age band and age, sex; and farmers."""
+    provs, u = provinces(), _u()
     people = people.withColumns(
         {
             "province_code": choose(
@@ -113,6 +121,12 @@ def population(spark: SparkSession, plan: SynthPlan) -> DataFrame:
         "farmer",
         F.col("age").between(20, 79) & (u["farmer"] < 0.45 * (1 - F.col("urban_share"))),
     )
+    return people
+
+
+def _birth_and_house(people: DataFrame, plan: SynthPlan) -> DataFrame:
+    """Birth date, the citizen ID's first 12 digits and the house code of the house register."""
+    u = _u()
     people = people.withColumn(
         "birth_date",
         F.date_sub(
@@ -132,6 +146,12 @@ def population(spark: SparkSession, plan: SynthPlan) -> DataFrame:
             ),
         }
     )
+    return people
+
+
+def _names_and_traits(people: DataFrame, plan: SynthPlan) -> DataFrame:
+    """The citizen ID, names, address and phone; the latent traits the extracts sample from."""
+    vocab, u = thai_vocabulary(plan.seed), _u()
     # Chance of being registered as low-income: ~9% at the national rate, higher in the
     # north-east and north and among the elderly; children are never registered themselves.
     region_factor = _lookup(REGION_POVERTY)[F.col("region")]
@@ -170,7 +190,7 @@ def population(spark: SparkSession, plan: SynthPlan) -> DataFrame:
             "graduate": F.col("age").between(21, 29) & (u["graduate"] < 0.35),
         }
     )
-    return drop_uniforms(people.drop("band_low", "id12"))
+    return people
 
 
 def person_record(prefix: str, record: str, *, digits: int | None = None) -> list[F.Column]:
