@@ -175,7 +175,7 @@ def catalog(args: argparse.Namespace) -> int:
 
 def lineage(args: argparse.Namespace) -> int:
     ctx = Context(args)
-    from pooling.ops.catalog import lineage
+    from pooling.ops.lineage import lineage
 
     print("\n".join(lineage(ctx.spark(), ctx.zones, args.table)))
     return 0

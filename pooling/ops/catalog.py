@@ -1,4 +1,4 @@
-"""The catalog: every Delta table of the service with the metadata it carries, and its lineage.
+"""The catalog: every Delta table of the service with the metadata it carries.
 
 Metadata lives in each table's own properties (written in the same commit as the data), so the
 catalog is read from the tables themselves; there is no second register to fall out of step.
@@ -6,14 +6,12 @@ catalog is read from the tables themselves; there is no second register to fall 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from pooling.core import tables
-from pooling.core.errors import UnknownNameError
 from pooling.core.zones import Zones
 
 CATALOG_ZONES = ("linkage", "deidentified", "pools", "outputs", "released", "audit")
@@ -61,45 +59,3 @@ def render_catalog(infos: list[TableInfo]) -> str:
             f"{p.get('description', '')[:60]}"
         )
     return "\n".join(lines)
-
-
-def find(infos: list[TableInfo], name: str) -> TableInfo:
-    """A table by catalog name or path; the error lists the close matches."""
-    for t in infos:
-        if name in (t.name, t.path) or t.name.endswith("." + name):
-            return t
-    close = [t.name for t in infos if name.split(".")[-1] in t.name]
-    hint = (
-        f"Close matches: {close}"
-        if close
-        else (f"The catalog has {len(infos)} tables; `pooling catalog` lists them")
-    )
-    raise UnknownNameError(f"no table {name!r} in the catalog. {hint}")
-
-
-def lineage(spark: SparkSession, zones: Zones, name: str) -> list[str]:
-    """Where a table came from: table → the table versions it read → … → the source extract."""
-    infos = list_tables(spark, zones)
-    by_path = {t.path: t for t in infos}
-    lines: list[str] = []
-
-    def walk(t: TableInfo, depth: int, version: int | None) -> None:
-        pad = "  " * depth
-        at = f" @ v{version}" if version is not None else f" (current v{t.version})"
-        key = f", key {t.properties['key_id']}" if "key_id" in t.properties else ""
-        lines.append(f"{pad}{t.name}{at}{key}")
-        if "source_checksum" in t.properties:
-            lines.append(
-                f"{pad}  extract {t.properties.get('source', '?')} "
-                f"sha256 {t.properties['source_checksum'][:16]}… "
-                f"(ingested {t.properties.get('ingested_at', '?')})"
-            )
-        for parent in json.loads(t.properties.get("lineage", "[]")):
-            src = by_path.get(str(Path(parent["table"])))
-            if src is None:
-                lines.append(f"{pad}  {parent['table']} @ v{parent['version']} (no longer present)")
-            else:
-                walk(src, depth + 1, parent["version"])
-
-    walk(find(infos, name), 0, None)
-    return lines

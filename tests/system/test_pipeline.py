@@ -446,7 +446,7 @@ def test_catalog_lists_every_table_with_its_metadata(demo, spark_session):
 
 
 def test_lineage_runs_from_output_back_to_the_extract(demo, spark_session):
-    from pooling.ops.catalog import lineage
+    from pooling.ops.lineage import lineage
 
     report, zones, _ = demo
     output = f"outputs.low_income.{report.runs['low_income'].run_id}.welfare_overlap"
