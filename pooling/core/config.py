@@ -3,6 +3,10 @@
 YAML is read at the edge with ``yaml.safe_load`` and validated by pydantic models with
 ``extra="forbid"``: an unknown key, a wrong type or a missing value is an error that names the file
 and the key. All problems of one file are reported together.
+
+One module of about 400 lines on purpose: the models refer to each other (a project's pool names
+agencies' datasets, whose columns name the standard's generalisations) and :class:`Conf` checks
+them against each other, so they read best together.
 """
 
 from __future__ import annotations
