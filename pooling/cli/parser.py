@@ -67,18 +67,20 @@ def _ingest(sub: argparse._SubParsersAction) -> None:
 
 def _pool(sub: argparse._SubParsersAction) -> None:
     po = sub.add_parser("pool", help="build a project's pool from the de-identified tables")
-    which = po.add_mutually_exclusive_group(required=True)
-    which.add_argument("--project")
-    which.add_argument("--all", action="store_true", help="every configured project")
+    _project_or_all(po)
     po.set_defaults(handler=handlers.pool)
 
 
 def _run(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("run", help="run a project's analytics on its pool")
-    which = r.add_mutually_exclusive_group(required=True)
+    _project_or_all(r)
+    r.set_defaults(handler=handlers.run)
+
+
+def _project_or_all(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--project")
     which.add_argument("--all", action="store_true", help="every configured project")
-    r.set_defaults(handler=handlers.run)
 
 
 def _review(sub: argparse._SubParsersAction) -> None:
