@@ -6,6 +6,7 @@ It builds the SparkSession; the library does not.
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import sys
 import time
@@ -87,7 +88,12 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--ldap-url", default="ldap://127.0.0.1:3389")
     sv.add_argument("--ldap-base-dn", default="ou=people,dc=pooling,dc=local")
     sv.add_argument("--stop-after", type=float, default=None, help=argparse.SUPPRESS)
-    sq = sub.add_parser("sql", help="one SQL statement as an analyst, under their grants")
+    sv.add_argument("--endpoint", action="store_true", help=argparse.SUPPRESS)  # the server itself
+    sq = sub.add_parser(
+        "sql",
+        help="for engineers on the service's machine: one statement as an analyst, under their "
+        "grants, audited with your OS user (analysts use `pooling serve`)",
+    )
     sq.add_argument("--as", dest="analyst", required=True, help="the analyst's name")
     sq.add_argument("statement")
 
@@ -171,10 +177,10 @@ class _Context:
         file = resolve_path(keys.file, self.base_dir) if keys.file else None
         return load_master_key(file, keys.env)
 
-    def spark(self):
+    def spark(self, extra_conf: dict[str, str] | None = None):
         from pooling.session import build_session
 
-        spark = build_session(self.profile, base_dir=self.base_dir)
+        spark = build_session(self.profile, base_dir=self.base_dir, extra_conf=extra_conf)
         _started.append(spark)
         return spark
 
@@ -345,24 +351,53 @@ def _bench_pipeline(ctx: _Context, args: argparse.Namespace) -> int:
 def _access(ctx: _Context, args: argparse.Namespace) -> int:
     from pooling import access
 
-    ldap = (
-        access.LdapSettings(args.ldap_url, args.ldap_base_dn) if args.command == "serve" else None
-    )
-    spark = access.access_session(
-        ctx.profile,
-        ctx.conf,
-        ctx.zones,
-        ctx.base_dir,
-        ldap=ldap,
-        port=args.port if args.command == "serve" else None,
-    )
-    _started.append(spark)
-    if args.command == "serve":
-        access.serve(spark, ctx.conf, ctx.zones, stop_after=args.stop_after)
+    settings = access.load_settings(ctx.conf)
+    if args.command == "sql":
+        print(
+            "pooling sql: for engineers on the service's machine; audited as "
+            f"{args.analyst} run by OS user {getpass.getuser()}",
+            file=sys.stderr,
+        )
+        spark, spool = access.sql_session(ctx.profile, ctx.conf, ctx.zones, ctx.base_dir, settings)
+        _started.append(spark)
+        result = access.run_sql(
+            spark, ctx.conf, ctx.zones, settings, spool, args.analyst, args.statement
+        )
+        print(result.to_string(index=False))
         return 0
-    result = access.run_sql(spark, ctx.conf, ctx.zones, args.analyst, args.statement)
-    print(result.to_string(index=False))
-    return 0
+    ldap = access.LdapSettings(args.ldap_url, args.ldap_base_dn)
+    if args.endpoint:  # the Thrift server, started by the supervisor below as the service user
+        access.preflight(ctx.profile, ctx.zones, ctx.base_dir)
+        runtime = access.Runtime.for_zones(ctx.zones)
+        spark = access.access_session(
+            ctx.profile,
+            ctx.conf,
+            ctx.zones,
+            ctx.base_dir,
+            settings,
+            spool=runtime.spool,
+            grants_file=runtime.grants,
+            home=runtime.home,
+            ldap=ldap,
+            port=args.port,
+        )
+        _started.append(spark)
+        access.serve_endpoint(spark, ctx.conf, stop_after=args.stop_after)
+        return 0
+    runtime, user = access.prepare(ctx.conf, ctx.zones, ctx.profile)
+    argv = [
+        *("--conf", str(ctx.conf.root.resolve()), "--profile", args.profile, "serve"),
+        *("--endpoint", "--port", str(args.port)),
+        *("--ldap-url", args.ldap_url, "--ldap-base-dn", args.ldap_base_dn),
+        *(["--stop-after", str(args.stop_after)] if args.stop_after else []),
+    ]
+    endpoint = access.start_endpoint(argv, ctx.profile, runtime, user)
+    try:  # the supervisor's own small driver: it writes the audit table, the endpoint may not
+        spark = ctx.spark({"spark.driver.memory": "1g", "spark.ui.enabled": "false"})
+    except BaseException:
+        endpoint.terminate()
+        raise
+    return access.supervise(spark, ctx.conf.root, ctx.zones, runtime, endpoint, settings)
 
 
 def _review(ctx: _Context, args: argparse.Namespace) -> int:
