@@ -8,16 +8,16 @@ DELTA_ARTIFACT := io.delta:delta-spark_4.1_2.13:4.3.1
 PERSONS ?= 100000
 SEED    ?= 2560
 
-.PHONY: demo test setup venv jars authz ldap key dist check lint bench clean
+.PHONY: demo test setup venv jars authz ldap serviceuser key dist check lint bench clean
 
 demo: venv jars key
 	$(VENV)/bin/pooling demo --persons $(PERSONS) --seed $(SEED)
 
 # Tests make their own keys and data under temporary folders.
-test: venv jars authz ldap
+test: venv jars authz ldap serviceuser
 	$(VENV)/bin/pytest -q
 
-setup: venv jars authz ldap key
+setup: venv jars authz ldap serviceuser key
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -35,12 +35,15 @@ $(JARS)/.fetched: build/delta-jars.pom.xml
 	touch $@
 
 # The analysts' access rule (a Spark session extension), compiled against the installed PySpark.
-AUTHZ_SRC := build/authz/src/pooling/authz/PoolingAuthz.java
+AUTHZ_DIR := build/authz/src/pooling/authz
+AUTHZ_SRC := $(wildcard $(AUTHZ_DIR)/*.java) $(AUTHZ_DIR)/allowed.txt
 authz: .cache/authz/pooling-authz.jar
 .cache/authz/pooling-authz.jar: $(AUTHZ_SRC) $(VENV)/.installed
 	rm -rf .cache/authz && mkdir -p .cache/authz/classes
 	javac --release 17 -nowarn -d .cache/authz/classes \
-	    -cp "$$($(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')/jars/*" $(AUTHZ_SRC)
+	    -cp "$$($(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')/jars/*" \
+	    $(filter %.java,$(AUTHZ_SRC))
+	cp $(AUTHZ_DIR)/allowed.txt .cache/authz/classes/pooling/authz/
 	jar cf $@ -C .cache/authz/classes .
 
 # OpenLDAP from Debian's packages, unpacked into .cache (no root install): the tests start a
@@ -53,6 +56,11 @@ ldap: .cache/ldap/.fetched
 	    (apt-get update -qq && apt-get download $(LDAP_DEBS)))
 	for f in .cache/ldap/debs/*.deb; do dpkg -x $$f .cache/ldap/root; done
 	touch $@
+
+# The SQL endpoint's unprivileged OS user (root only; see build/serviceuser.sh).
+SERVICE_USER := $(shell sed -n 's/^service_user: *//p' conf/access.yaml)
+serviceuser: venv
+	build/serviceuser.sh $(SERVICE_USER) $(CURDIR) $$($(PY) -c 'import sys; print(sys.base_prefix)')
 
 # A local master key for the demo, mode 0600, never committed (.keys/ is git-ignored).
 key: .keys/master.key

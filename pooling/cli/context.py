@@ -28,9 +28,9 @@ class Context:
         file = resolve_path(keys.file, self.base_dir) if keys.file else None
         return load_master_key(file, keys.env)
 
-    def spark(self):
+    def spark(self, extra_conf: dict[str, str] | None = None):
         from pooling.core.session import build_session
 
-        spark = build_session(self.profile, base_dir=self.base_dir)
+        spark = build_session(self.profile, base_dir=self.base_dir, extra_conf=extra_conf)
         started.append(spark)
         return spark

@@ -9,6 +9,8 @@ handlers, so that ``--help`` and ``keys new`` load no more than they need.
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
 import time
 
 from pooling.cli.context import Context, started
@@ -137,32 +139,65 @@ def review_decide(args: argparse.Namespace) -> int:
     return 0
 
 
-def access(args: argparse.Namespace) -> int:
-    """``serve`` and ``sql``: the analysts' SQL, in a driver of its own."""
-    return _access(Context(args), args)
-
-
-def _access(ctx: Context, args: argparse.Namespace) -> int:
+def sql(args: argparse.Namespace) -> int:
+    """``sql --as``: for engineers on the service's machine, in a driver of its own."""
     from pooling import access
 
-    ldap = (
-        access.LdapSettings(args.ldap_url, args.ldap_base_dn) if args.command == "serve" else None
+    ctx = Context(args)
+    settings = access.load_settings(ctx.conf)
+    print(
+        "pooling sql: for engineers on the service's machine; audited as "
+        f"{args.analyst} run by OS user {getpass.getuser()}",
+        file=sys.stderr,
     )
-    spark = access.access_session(
-        ctx.profile,
-        ctx.conf,
-        ctx.zones,
-        ctx.base_dir,
-        ldap=ldap,
-        port=args.port if args.command == "serve" else None,
-    )
+    spark, spool = access.sql_session(ctx.profile, ctx.conf, ctx.zones, ctx.base_dir, settings)
     started.append(spark)
-    if args.command == "serve":
-        access.serve(spark, ctx.conf, ctx.zones, stop_after=args.stop_after)
-        return 0
-    result = access.run_sql(spark, ctx.conf, ctx.zones, args.analyst, args.statement)
+    result = access.run_sql(
+        spark, ctx.conf, ctx.zones, settings, spool, args.analyst, args.statement
+    )
     print(result.to_string(index=False))
     return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    """``serve``: the supervisor, which starts the endpoint (``--endpoint``) as the service user."""
+    from pooling import access
+
+    ctx = Context(args)
+    settings = access.load_settings(ctx.conf)
+    ldap = access.LdapSettings(args.ldap_url, args.ldap_base_dn)
+    if args.endpoint:  # the Thrift server, started by the supervisor below as the service user
+        access.preflight(ctx.profile, ctx.zones, ctx.base_dir)
+        runtime = access.Runtime.for_zones(ctx.zones)
+        spark = access.access_session(
+            ctx.profile,
+            ctx.conf,
+            ctx.zones,
+            ctx.base_dir,
+            settings,
+            spool=runtime.spool,
+            grants_file=runtime.grants,
+            home=runtime.home,
+            ldap=ldap,
+            port=args.port,
+        )
+        started.append(spark)
+        access.serve_endpoint(spark, ctx.conf, stop_after=args.stop_after)
+        return 0
+    runtime, user = access.prepare(ctx.conf, ctx.zones, ctx.profile)
+    argv = [
+        *("--conf", str(ctx.conf.root.resolve()), "--profile", args.profile, "serve"),
+        *("--endpoint", "--port", str(args.port)),
+        *("--ldap-url", args.ldap_url, "--ldap-base-dn", args.ldap_base_dn),
+        *(["--stop-after", str(args.stop_after)] if args.stop_after else []),
+    ]
+    endpoint = access.start_endpoint(argv, ctx.profile, runtime, user)
+    try:  # the supervisor's own small driver: it writes the audit table, the endpoint may not
+        spark = ctx.spark({"spark.driver.memory": "1g", "spark.ui.enabled": "false"})
+    except BaseException:
+        endpoint.terminate()
+        raise
+    return access.supervise(spark, ctx.conf.root, ctx.zones, runtime, endpoint, settings)
 
 
 def catalog(args: argparse.Namespace) -> int:

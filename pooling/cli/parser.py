@@ -115,11 +115,16 @@ def _access(sub: argparse._SubParsersAction) -> None:
     sv.add_argument("--ldap-url", default="ldap://127.0.0.1:3389")
     sv.add_argument("--ldap-base-dn", default="ou=people,dc=pooling,dc=local")
     sv.add_argument("--stop-after", type=float, default=None, help=argparse.SUPPRESS)
-    sv.set_defaults(handler=handlers.access)
-    sq = sub.add_parser("sql", help="one SQL statement as an analyst, under their grants")
+    sv.add_argument("--endpoint", action="store_true", help=argparse.SUPPRESS)  # the server itself
+    sv.set_defaults(handler=handlers.serve)
+    sq = sub.add_parser(
+        "sql",
+        help="for engineers on the service's machine: one statement as an analyst, under their "
+        "grants, audited with your OS user (analysts use `pooling serve`)",
+    )
     sq.add_argument("--as", dest="analyst", required=True, help="the analyst's name")
     sq.add_argument("statement")
-    sq.set_defaults(handler=handlers.access)
+    sq.set_defaults(handler=handlers.sql)
 
 
 def _ops(sub: argparse._SubParsersAction) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import getpass
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, get_args
 
@@ -55,19 +56,41 @@ def record(
     actor: str | None = None,
 ) -> str:
     """Append one event and return its id."""
-    if action not in ACTIONS:
-        raise AuditError(f"unknown audit action {action!r}; allowed: {ACTIONS}")
-    event_id = uuid.uuid4().hex
-    row = (
-        event_id,
-        datetime.now(UTC).replace(tzinfo=None),
-        actor or current_actor(),
-        action,
-        subject,
-        json.dumps(details, sort_keys=True, default=str, ensure_ascii=False),
+    (event_id,) = record_many(
+        spark, audit_path, [Event(action=action, subject=subject, details=details, actor=actor)]
     )
-    event = spark.createDataFrame([row], SCHEMA)
+    return event_id
+
+
+@dataclass(frozen=True)
+class Event:
+    action: Action
+    subject: str
+    details: Mapping[str, object]
+    actor: str | None = None
+
+
+def record_many(spark: SparkSession, audit_path: str, events: Sequence[Event]) -> list[str]:
+    """Append several events in one commit (the SQL endpoint's spool) and return their ids."""
+    for e in events:
+        if e.action not in ACTIONS:
+            raise AuditError(f"unknown audit action {e.action!r}; allowed: {ACTIONS}")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = [
+        (
+            uuid.uuid4().hex,
+            now,
+            e.actor or current_actor(),
+            e.action,
+            e.subject,
+            json.dumps(e.details, sort_keys=True, default=str, ensure_ascii=False),
+        )
+        for e in events
+    ]
+    if not rows:
+        return []
+    batch = spark.createDataFrame(rows, SCHEMA)
     with local_writer_lock(audit_path):  # every job and the SQL endpoint append here
         ensure_append_only(spark, audit_path, _DDL, DESCRIPTION)
-        event.write.format("delta").mode("append").save(audit_path)
-    return event_id
+        batch.write.format("delta").mode("append").save(audit_path)
+    return [r[0] for r in rows]

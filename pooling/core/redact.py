@@ -5,7 +5,8 @@ error quotes the value, a CHECK-constraint violation prints the row), and so wou
 Python log record, every error the CLI prints and (through the same patterns in
 ``conf/log4j2.properties``) every JVM log line passes through these patterns:
 
-- 13 digits in a row, optionally separated by spaces or dashes: a citizen ID in any usual form;
+- 13 digits in a row (ASCII, full-width or Thai), optionally separated by the spaces, dashes,
+  slashes or dots that normalisation removes: a citizen ID in any form it accepts;
 - 9 or 10 digits starting with 0: a Thai phone number;
 - any run of Thai script: names and addresses (and Thai digits).
 
@@ -17,8 +18,11 @@ from __future__ import annotations
 import logging
 import re
 
-CITIZEN_ID = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12}(?![0-9])")
-PHONE = re.compile(r"(?<![0-9])0[0-9](?:[ -]?[0-9]){7,8}(?![0-9])")
+# A digit as typed: ASCII, full-width or Thai; separators as citizen-ID normalisation removes them.
+_D = "[0-9\uff10-\uff19\u0e50-\u0e59]"
+_SEP = r"[\s\-\u2010-\u2015/.]?"
+CITIZEN_ID = re.compile(rf"(?<!{_D}){_D}(?:{_SEP}{_D}){{12}}(?!{_D})")
+PHONE = re.compile(rf"(?<!{_D})[0\uff10\u0e50]{_D}(?:{_SEP}{_D}){{7,8}}(?!{_D})")
 THAI = re.compile(r"[\u0E00-\u0E7F]+")
 
 REDACTED = "<redacted>"

@@ -17,6 +17,10 @@ RAW = [
     "081-234-5678",
     "สมชาย",
     "๑๑๐๑๗๐๐๒๐๗๐๓๐",
+    "１１０１７００２０７０３０",  # full-width digits, as a Thai input method types them
+    "1.1017.00207.03.0",
+    "1/1017/00207/03/0",
+    "1\u20131017\u201300207\u201303\u20130",  # en dashes
 ]
 
 
@@ -73,6 +77,10 @@ def test_jvm_log_lines_are_redacted(tmp_path):
         " extra_conf={'spark.ui.enabled': 'false'})\n"
         "log = spark._jvm.org.apache.logging.log4j.LogManager.getLogger('redaction-test')\n"
         "log.error('id 1101700207030 phone 081-234-5678 name สมชาย')\n"
+        # An exception is written once, redacted: never a second, raw copy of its trace.
+        "cause = spark._jvm.java.lang.IllegalStateException('cause １１０１７００２０７０３０')\n"
+        "err = spark._jvm.java.lang.RuntimeException('row 1-1017-00207-03-0 failed', cause)\n"
+        "log.error('redaction-test with a trace', err)\n"
         "spark.stop()\n"
     )
     from tests.conftest import REPO
@@ -83,3 +91,7 @@ def test_jvm_log_lines_are_redacted(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     line = next(ln for ln in done.stderr.splitlines() if "redaction-test" in ln)
     assert line.endswith("id <redacted> phone <redacted> name <redacted>")
+    assert "redaction-test with a trace" in done.stderr
+    assert "java.lang.RuntimeException: row <redacted> failed" in done.stderr
+    for raw in ("1101700207030", "1-1017-00207-03-0", "１１０１７００２０７０３０", "00207"):
+        assert raw not in done.stderr
