@@ -1,5 +1,6 @@
 """`pooling sql --as ANALYST`: the same grants and audit as the SQL endpoint, for local use."""
 
+import getpass
 import json
 import os
 import subprocess
@@ -28,9 +29,17 @@ def test_pooling_sql_applies_the_grants_and_audits(demo, spark_session):
     ok = _sql(data, "oae_analyst", "SELECT count(*) AS n FROM agriculture.plots")
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert ok.stdout.split()[-1] == str(rows)
+    assert "for engineers on the service's machine" in ok.stderr
     refused = _sql(data, "oae_analyst", "SELECT * FROM low_income.welfare_registry")
     assert refused.returncode == 2
-    assert "not in a granted project" in refused.stderr
+    assert "not allowed for oae_analyst: table low_income.welfare_registry is not in a granted" in (
+        refused.stderr
+    )
     events = spark_session.read.format("delta").load(zones.audit).where("action = 'query'")
     mine = [json.loads(r["details"]) for r in events.where("actor = 'oae_analyst'").collect()]
-    assert any(d["allowed"] and d["tables"] == ["agriculture.plots"] for d in mine)
+    allowed = [d for d in mine if d["allowed"] and d["tables"] == ["agriculture.plots"]]
+    assert allowed and all(d["via"] == "pooling sql" for d in allowed)
+    assert all(d["os_user"] == getpass.getuser() for d in allowed)  # who ran it
+    assert any(
+        d["event"] == "refused" and "low_income.welfare_registry" in d["refusal"] for d in mine
+    )
