@@ -74,8 +74,8 @@ class LdapSettings:
 
 @dataclass(frozen=True)
 class Runtime:
-    """The endpoint's folder beside the zones: grants and Hive settings (written by the
-    supervisor, read by the endpoint), the spool (written by the endpoint) and its home."""
+    """The endpoint's folder beside the zones: the grants (written by the supervisor, read by
+    the endpoint), the spool (written by the endpoint) and its home (Hive settings, scratch)."""
 
     folder: Path
 
@@ -92,10 +92,6 @@ class Runtime:
     @property
     def grants(self) -> Path:
         return self.folder / "grants.tsv"
-
-    @property
-    def hive(self) -> Path:
-        return self.folder / "hive"
 
     @property
     def spool_dir(self) -> Path:
@@ -412,7 +408,6 @@ def lay_out_zones(zones: Zones, runtime: Runtime, user: pwd.struct_passwd) -> No
         folder.chmod(folder.stat().st_mode | 0o111)  # traverse, not list
     runtime.folder.mkdir(exist_ok=True)
     runtime.folder.chmod(0o755)
-    runtime.hive.mkdir(exist_ok=True)
     for own in (runtime.spool_dir, runtime.home):
         own.mkdir(exist_ok=True)
         os.chown(own, user.pw_uid, user.pw_gid)
@@ -437,7 +432,7 @@ def prepare(conf: Conf, zones: Zones, profile: Profile) -> tuple[Runtime, pwd.st
             ) from None
         lay_out_zones(zones, runtime, user)
     else:
-        for folder in (runtime.hive, runtime.spool_dir, runtime.home):
+        for folder in (runtime.spool_dir, runtime.home):
             folder.mkdir(mode=0o700, exist_ok=True)
     write_grants(conf, zones, runtime.grants)
     return runtime, user
