@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import pwd
+import secrets
 import signal
 import subprocess
 import sys
@@ -37,7 +38,7 @@ from pydantic import Field
 from pyspark.sql import SparkSession
 
 from pooling.core import audit, redact, tables
-from pooling.core.config import Conf, Profile, Strict, load_model
+from pooling.core.config import Conf, Profile, Strict, expand_env, load_model
 from pooling.core.errors import AccessDenied, PoolingError
 from pooling.core.session import build_session, delta_jars
 from pooling.core.zones import Zones, resolve_path
@@ -60,6 +61,10 @@ class AccessSettings(Strict):
     max_result_rows: int = Field(gt=0)
     max_result_bytes: str = Field(pattern=r"^[0-9]+[kmg]$")
     reload_interval_s: float = Field(gt=0)
+    # The embedded endpoint's executor JVM (see executor_isolation) and how long a cancelled task
+    # may run on before that JVM is replaced.
+    executor_memory: str = Field(default="2g", pattern=r"^[0-9]+[mg]$")
+    kill_timeout_s: int = Field(default=10, gt=0)
 
 
 def load_settings(conf: Conf) -> AccessSettings:
@@ -202,6 +207,49 @@ def access_conf(
     }
 
 
+def executor_isolation(settings: AccessSettings, home: Path) -> dict[str, str]:
+    """Analysts' tasks in an executor JVM of their own, on the embedded default.
+
+    A cancelled task stops only where it next checks for it: a join that multiplies rows
+    between two reads of its input (an equi-join on a low-cardinality column) keeps both cores
+    busy long after its statement timed out or its client left. In one local-mode JVM nothing can
+    stop it. With a separate executor (Spark's ``local-cluster`` master: the master and worker
+    in the driver, the executor a child process of it), Spark's task reaper kills the executor
+    JVM when a cancelled task is still running after ``kill_timeout_s``, and the worker starts a
+    fresh one. A real cluster has separate executors already.
+    """
+    size, unit = settings.executor_memory[:-1], settings.executor_memory[-1]
+    memory_mb = int(size) * (1024 if unit == "g" else 1)
+    cores = os.cpu_count() or 1
+    _private_spark_home(home / "spark-home")
+    return {
+        "spark.master": f"local-cluster[1,{cores},{memory_mb}]",
+        "spark.executor.memory": f"{memory_mb}m",
+        "spark.task.reaper.enabled": "true",
+        "spark.task.reaper.pollingInterval": "1s",
+        "spark.task.reaper.killTimeout": f"{settings.kill_timeout_s}s",
+        # Only this driver's executors may talk to its in-process master and block manager.
+        "spark.authenticate": "true",
+        "spark.authenticate.secret": secrets.token_hex(32),
+    }
+
+
+def _private_spark_home(folder: Path) -> None:
+    """A SPARK_HOME of the service user's own: PySpark's ``bin`` and ``jars``, and the ``work``
+    folder where the in-process worker keeps its executors' files (it uses SPARK_HOME/work, and
+    the installed PySpark is not the service user's to write)."""
+    import pyspark
+
+    installed = Path(pyspark.__file__).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "work").mkdir(exist_ok=True)
+    for name in ("bin", "jars"):
+        link = folder / name
+        if not link.is_symlink():
+            link.symlink_to(installed / name)
+    os.environ["SPARK_HOME"] = str(folder)  # read when PySpark starts the driver JVM
+
+
 def access_session(
     profile: Profile,
     conf: Conf,
@@ -226,6 +274,9 @@ def access_session(
         ldap=ldap,
         port=port,
     )
+    if port is not None and expand_env(profile.spark.master).startswith("local"):
+        extra |= executor_isolation(settings, home)
+        extra["spark.executor.extraJavaOptions"] = extra["spark.driver.extraJavaOptions"]
     spark = build_session(profile, base_dir=base_dir, extra_conf=extra)
     if AUTHZ_EXTENSION not in spark.conf.get("spark.sql.extensions", ""):
         raise PoolingError(

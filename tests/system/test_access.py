@@ -34,6 +34,8 @@ BASE_DN = "ou=people,dc=pooling,dc=local"
 SERVICE_USER = yaml.safe_load((REPO / "conf" / "access.yaml").read_text())["service_user"]
 TIMEOUT_S = 20
 MAX_ROWS = 50
+KILL_TIMEOUT_S = 5  # a cancelled task still running after this loses its executor
+IDLE_CORES = 0.3
 RULE = "not allowed for "  # every refusal of the rule starts so; Spark's own errors never do
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the endpoint's OS user needs root")
@@ -121,7 +123,11 @@ def site(demo, tmp_path_factory):
     shutil.copytree(REPO / "conf", conf)
     (d / ".cache").symlink_to(REPO / ".cache")  # the jars and the rule, beside conf/ as in a repo
     settings = yaml.safe_load((conf / "access.yaml").read_text())
-    settings |= {"statement_timeout_s": TIMEOUT_S, "max_result_rows": MAX_ROWS}
+    settings |= {
+        "statement_timeout_s": TIMEOUT_S,
+        "max_result_rows": MAX_ROWS,
+        "kill_timeout_s": KILL_TIMEOUT_S,
+    }
     (conf / "access.yaml").write_text(yaml.safe_dump(settings))
     key = d / "master.key"
     key.write_text(secrets.token_hex(32))
@@ -737,7 +743,8 @@ def _read(path: Path) -> bytes:
 
 
 def _ppid(proc_dir: Path) -> str:
-    return _read(proc_dir / "stat").decode().rsplit(")", 1)[1].split()[1]
+    stat = _read(proc_dir / "stat").decode()  # empty if the process has gone meanwhile
+    return stat.rsplit(")", 1)[1].split()[1] if stat else ""
 
 
 def test_the_endpoint_runs_as_the_service_user_and_cannot_open_other_zones(served, site):
@@ -854,13 +861,67 @@ HEAVY = (
 )
 
 
-def test_a_statement_past_the_time_limit_is_stopped_for_its_client(served, spark_session):
-    """The client is told the statement timed out, and the statement is in the audit.
+def _endpoint_tree(proc) -> set[str]:
+    """The endpoint's processes: its Python, its driver JVM and the executor JVM under it."""
+    procs = {p.name: p for p in Path("/proc").glob("[0-9]*")}
+    tree = {n for n, p in procs.items() if b"--endpoint" in _read(p / "cmdline")}
+    tree = {n for n in tree if _ppid(procs[n]) == str(proc.pid)}
+    grown = True
+    while grown:
+        grown = False
+        for name, p in procs.items():
+            if name not in tree and _ppid(p) in tree:
+                tree.add(name)
+                grown = True
+    return tree
 
-    Not asserted, because it does not hold yet: that the endpoint's CPU falls back to idle
-    afterwards. Measured from /proc (utime + stime of the endpoint's process tree), it kept two
-    cores busy for more than 30 s after the time limit and after a killed client (see the
-    README's known limits); `pooling sql --as` does stop."""
+
+def _cpu_seconds(pids) -> dict[str, float]:
+    """CPU seconds (user + system) each process has used so far."""
+    used = {}
+    for pid in pids:
+        stat = _read(Path("/proc") / pid / "stat").decode()
+        if stat:
+            fields = stat.rsplit(")", 1)[1].split()
+            used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
+def _cores(proc, window: float = 2.0) -> float:
+    """The endpoint's CPU use over one window, in cores. A process that ended meanwhile (the
+    executor the task reaper killed) counts for nothing: its last use cannot be read; a window
+    in which it ended is therefore not taken as idle."""
+    before = _cpu_seconds(_endpoint_tree(proc))
+    time.sleep(window)
+    after = _cpu_seconds(_endpoint_tree(proc))
+    if set(before) - set(after):
+        return float("nan")
+    return round(sum(t - before.get(pid, 0.0) for pid, t in after.items()) / window, 2)
+
+
+def _cores_until_idle(proc, *, within: float) -> list[float]:
+    """The endpoint's CPU use in consecutive windows, until one is idle or ``within`` seconds
+    have passed; the last reading is the idle one if it came."""
+    readings: list[float] = []
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        readings.append(_cores(proc))
+        if readings[-1] < IDLE_CORES:  # False for nan
+            break
+    return readings
+
+
+def _cancelled(events, why: str) -> bool:
+    return any(
+        e["event"] == "cancelled" and e["statement"] == HEAVY and why in e["refusal"]
+        for e in events
+    )
+
+
+def test_a_statement_past_the_time_limit_is_cancelled_and_its_cpu_stops(served, spark_session):
+    """The client is told the statement timed out, the statement and its cancelled job are in
+    the audit, and the endpoint's CPU falls to idle: the task that would run on (its join
+    multiplies rows between two reads of its input) is ended with its executor JVM."""
     port, users, zones, _, proc, _ = served
     start = time.monotonic()
     out = _beeline(port, "oae_analyst", users["oae_analyst"], HEAVY)
@@ -868,9 +929,34 @@ def test_a_statement_past_the_time_limit_is_stopped_for_its_client(served, spark
     assert out.returncode != 0
     assert "timed out" in text, text[-1500:]
     assert time.monotonic() - start < TIMEOUT_S + 60
-    events = _audit(
-        spark_session,
-        zones,
-        wait_for=lambda ev: any(e["event"] == "allowed" and e["statement"] == HEAVY for e in ev),
-    )
+    readings = _cores_until_idle(proc, within=KILL_TIMEOUT_S + 30)
+    assert readings[-1] < IDLE_CORES, f"the endpoint stayed busy: {readings} cores"
+    events = _audit(spark_session, zones, wait_for=lambda ev: _cancelled(ev, "time limit"))
     assert any(e["event"] == "allowed" and e["statement"] == HEAVY for e in events)
+    assert _cancelled(events, f"the statement ran past the time limit ({TIMEOUT_S} s)")
+    # Positive control: the endpoint, with its fresh executor, answers the next statement.
+    after = _beeline(
+        port, "oae_analyst", users["oae_analyst"], "SELECT count(*) FROM agriculture.plots"
+    )
+    assert after.returncode == 0, after.stderr[-1500:]
+
+
+def test_a_disconnected_clients_statement_is_cancelled_and_its_cpu_stops(served, spark_session):
+    """Before its time limit: the audit says the client went away, not the limit."""
+    port, users, zones, _, proc, _ = served
+    args = [BEELINE, "-u", f"jdbc:hive2://127.0.0.1:{port}/default"]
+    args += ["-n", "oae_analyst", "-p", users["oae_analyst"], "--silent=true", "-e", HEAVY]
+    client = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        busy: list[float] = []  # until the join runs, well before the time limit
+        while (not busy or not busy[-1] >= 1.0) and len(busy) < (TIMEOUT_S - 6) // 2:
+            busy.append(_cores(proc))
+        assert busy[-1] >= 1.0, f"the statement never got busy: {busy} cores"
+    finally:
+        client.kill()  # the client goes away without closing anything
+        client.wait()
+    readings = _cores_until_idle(proc, within=KILL_TIMEOUT_S + 30)
+    assert readings[-1] < IDLE_CORES, f"the endpoint stayed busy: {readings} cores"
+    client_gone = "the statement was closed or its client went away"
+    events = _audit(spark_session, zones, wait_for=lambda ev: _cancelled(ev, client_gone))
+    assert _cancelled(events, client_gone)

@@ -121,7 +121,8 @@ final class Guard implements ParserInterface {
     // The statement's jobs carry its analyst, so a cancelled job is audited under their name.
     session.sparkContext().setLocalProperty("pooling.analyst.job", analyst);
     if (id != null) {
-      PoolingAuthz.Cancellations.ANALYST_OF.put(id, analyst);
+      PoolingAuthz.Cancellations.STATEMENTS.put(
+          id, new PoolingAuthz.Statement(analyst, System.currentTimeMillis()));
     }
     return rewrite(plan, granted);
   }

@@ -48,6 +48,9 @@ public final class PoolingAuthz extends AbstractFunction1<SparkSessionExtensions
     return BoxedUnit.UNIT;
   }
 
+  /** A statement the rule let through: whose it is, and when it started. */
+  record Statement(String analyst, long startMillis) {}
+
   /**
    * Records in the spool every failed or cancelled job of an analyst's statement, and makes
    * sure none outlives its statement: when a statement ends (finished, refused, timed out, its
@@ -62,9 +65,9 @@ public final class PoolingAuthz extends AbstractFunction1<SparkSessionExtensions
     private final long limitMillis;
     /** job id → {statement id, analyst, statement, SQL execution id, start millis} */
     private final Map<Integer, String[]> running = new ConcurrentHashMap<>();
-    /** statement id → analyst, for statements the rule let through (the Thrift server's jobs
-     * carry the statement id as their job group, whichever thread submits them). */
-    static final Map<String, String> ANALYST_OF = new ConcurrentHashMap<>();
+    /** statement id → the statement, for statements the rule let through (the Thrift server's
+     * jobs carry the statement id as their job group, whichever thread submits them). */
+    static final Map<String, Statement> STATEMENTS = new ConcurrentHashMap<>();
 
     private Cancellations(SparkSession session) {
       this.spool = Who.spool(session);
@@ -107,8 +110,9 @@ public final class PoolingAuthz extends AbstractFunction1<SparkSessionExtensions
         return;
       }
       String analyst = p.getProperty("pooling.analyst.job", p.getProperty("pooling.analyst"));
-      if (analyst == null && p.getProperty("spark.jobGroup.id") != null) {
-        analyst = ANALYST_OF.get(p.getProperty("spark.jobGroup.id"));
+      Statement statement = STATEMENTS.get(p.getProperty("spark.jobGroup.id", ""));
+      if (analyst == null && statement != null) {
+        analyst = statement.analyst();
       }
       if (analyst == null) {
         return; // the service's own work
@@ -118,14 +122,14 @@ public final class PoolingAuthz extends AbstractFunction1<SparkSessionExtensions
         analyst,
         p.getProperty("spark.job.description", ""),
         p.getProperty("spark.sql.execution.id", ""),
-        Long.toString(start.time())
+        Long.toString(statement != null ? statement.startMillis() : start.time())
       });
     }
 
     @Override
     public void onOtherEvent(org.apache.spark.scheduler.SparkListenerEvent event) {
-      if (ANALYST_OF.size() > 100_000) {
-        ANALYST_OF.clear(); // statements long gone; their jobs have ended
+      if (STATEMENTS.size() > 100_000) {
+        STATEMENTS.clear(); // statements long gone; their jobs have ended
       }
       if (event instanceof org.apache.spark.sql.execution.ui.SparkListenerSQLExecutionEnd) {
         String id = Long.toString(
@@ -145,9 +149,14 @@ public final class PoolingAuthz extends AbstractFunction1<SparkSessionExtensions
         return;
       }
       String why = String.valueOf(((JobFailed) end.jobResult()).exception().getMessage());
-      String event = why.toLowerCase(java.util.Locale.ROOT).contains("cancel") ? "cancelled"
-          : "failed";
-      Spool.write(spool, event, job[0], job[1], job[2], List.of(),
+      boolean cancelled = why.toLowerCase(java.util.Locale.ROOT).contains("cancel");
+      if (cancelled) { // Spark's message is the same whoever cancelled: say why instead
+        long ran = end.time() - Long.parseLong(job[4]);
+        why = limitMillis > 0 && ran >= limitMillis - 1000
+            ? "the statement ran past the time limit (" + limitMillis / 1000 + " s)"
+            : "the statement was closed or its client went away after " + ran / 1000 + " s";
+      }
+      Spool.write(spool, cancelled ? "cancelled" : "failed", job[0], job[1], job[2], List.of(),
           why.lines().findFirst().orElse(""));
     }
   }
