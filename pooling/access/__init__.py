@@ -46,6 +46,7 @@ from pooling.core.zones import Zones, resolve_path
 log = logging.getLogger(__name__)
 
 AUTHZ_EXTENSION = "pooling.authz.PoolingAuthz"
+ROW_CAP = "the result has more than "  # the rule's error past max_result_rows (Guard.ROW_CAP)
 # Zones the endpoint must not be able to open: everything but the pools.
 CLOSED_ZONES = ("landing", "linkage", "deidentified", "outputs", "released", "audit")
 # The only environment the endpoint process gets: no key, no credentials it does not need.
@@ -225,6 +226,8 @@ def executor_isolation(settings: AccessSettings, home: Path) -> dict[str, str]:
     return {
         "spark.master": f"local-cluster[1,{cores},{memory_mb}]",
         "spark.executor.memory": f"{memory_mb}m",
+        # A task fails again the same way: no retries (local mode's default, kept).
+        "spark.task.maxFailures": "1",
         "spark.task.reaper.enabled": "true",
         "spark.task.reaper.pollingInterval": "1s",
         "spark.task.reaper.killTimeout": f"{settings.kill_timeout_s}s",
@@ -409,6 +412,9 @@ def run_sql(
         if "java.lang.SecurityException" in text:
             reason = text.split("java.lang.SecurityException:", 1)[1].splitlines()[0].strip()
             raise AccessDenied(reason) from None
+        if ROW_CAP in text:
+            cut = text.split(ROW_CAP, 1)[1].split("further", 1)[0]
+            raise AccessDenied(f"{ROW_CAP}{cut}further") from None
         if not timer.is_alive():
             raise AccessDenied(
                 f"the statement ran past the time limit ({settings.statement_timeout_s} s) "
@@ -538,9 +544,11 @@ def serve_endpoint(spark: SparkSession, conf: Conf, *, stop_after: float | None)
 
     signal.signal(signal.SIGTERM, stop)
     jvm = spark._jvm  # noqa: SLF001  (py4j is the only way to start it in this driver)
-    jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
+    server = jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
         spark._jsparkSession.sqlContext()  # noqa: SLF001
     )
+    # JDBC metadata calls bypass the parser: limit them to grants before a client connects.
+    jvm.pooling.authz.Metadata.install(server, spark.conf.get("spark.pooling.authz.grants"))
     log.info("SQL endpoint up as %s; databases: %s", getpass.getuser(), ", ".join(conf.projects))
     print("READY", flush=True)
     started = time.monotonic()

@@ -527,6 +527,40 @@ def test_metadata_shows_granted_projects_only(served, spark_session, tmp_path):
     assert ok.returncode == 0
 
 
+def test_jdbc_metadata_calls_show_granted_projects_only(served, site, tmp_path):
+    """getSchemas, getTables and getColumns (what a BI tool browses with) do not pass the
+    parser; they are narrowed to the analyst's grants all the same (pooling.authz.Metadata)."""
+    port, users, *_ = served
+    analysts = {
+        p.stem: yaml.safe_load(p.read_text())["analysts"]
+        for p in (site[0] / "projects").glob("*.yaml")
+    }
+    projects = set(analysts)
+    calls = tmp_path / "metadata.sql"
+    calls.write_text(
+        "!metadata getSchemas\n"
+        "!metadata getSchemas null low%\n"
+        "!metadata getSchemas null agri%\n"
+        "!metadata getTables null % % null\n"
+        "!metadata getColumns null % % %\n"
+        "!primarykeys plots\n"
+    )
+    seen = {}
+    for who in ("oae_analyst", "fpo_analyst", "stranger"):
+        out = _beeline(port, who, users[who], file=calls, force=True)
+        seen[who] = out.stdout
+        rows = [line.split(",") for line in out.stdout.splitlines() if "," in line]
+        named = {field for row in rows for field in row[:2]} & projects  # schema columns
+        assert named == {p for p, names in analysts.items() if who in names}, (who, named)
+        assert RULE + f"{who}: getPrimaryKeys is not allowed" in out.stderr
+    assert len({"agriculture", "low_income"} & set(seen["fpo_analyst"].split(","))) == 2
+    # Positive controls: the granted project's tables and columns are listed, in JDBC's shape.
+    assert "agriculture," in seen["oae_analyst"].splitlines()  # getSchemas
+    assert ",agriculture,plots,TABLE," in seen["oae_analyst"]  # getTables
+    # getColumns lists no column of a Delta table for anyone: Delta keeps the schema in its log,
+    # not in the catalog (delta-io/delta#695); its rows, were there any, are checked above.
+
+
 def test_time_travel(served, spark_session, tmp_path):
     port, users, *_ = served
     _refused_batch(
@@ -604,7 +638,7 @@ def test_writes_and_ddl(served, spark_session, tmp_path):
 
 
 def test_resource_exhaustion(served, spark_session, tmp_path):
-    port, users, *_ = served
+    port, users, zones, *_ = served
     _refused_batch(
         served,
         spark_session,
@@ -636,7 +670,7 @@ def test_resource_exhaustion(served, spark_session, tmp_path):
             ("SELECT /*+ REPARTITION(100000) */ * FROM agriculture.plots", "hint REPARTITION"),
         ],
     )
-    # Positive controls: an equi-join, a join to a one-row aggregate; the row cap cuts results.
+    # Positive controls: an equi-join, a join to a one-row aggregate.
     out = _beeline(
         port,
         "oae_analyst",
@@ -653,10 +687,27 @@ def test_resource_exhaustion(served, spark_session, tmp_path):
         "(SELECT max(area_rai) AS m FROM agriculture.plots) x WHERE p.area_rai <= x.m",
     )
     assert int(_rows(out)[-1]) > 0
-    out = _beeline(
-        port, "oae_analyst", users["oae_analyst"], "SELECT pool_pseudonym FROM agriculture.plots"
+    # The row cap: up to it a result comes whole and in order; past it, an error, not a cut.
+    capped = (
+        f"SELECT pool_pseudonym FROM agriculture.plots ORDER BY pool_pseudonym LIMIT {MAX_ROWS}"
     )
-    assert len(_rows(out)) == MAX_ROWS + 1  # the header and the capped rows
+    out = _beeline(port, "oae_analyst", users["oae_analyst"], capped)
+    rows = _rows(out)[1:]
+    assert len(rows) == MAX_ROWS and rows == sorted(rows), out.stderr[-1500:]
+    over = f"SELECT pool_pseudonym FROM agriculture.plots LIMIT {MAX_ROWS + 1}"
+    out = _beeline(port, "oae_analyst", users["oae_analyst"], over)
+    assert out.returncode != 0
+    message = f"the result has more than {MAX_ROWS} rows (the row cap)"
+    assert message in out.stdout + out.stderr and "pool_pseudonym" not in out.stdout
+    events = _audit(
+        spark_session,
+        zones,
+        wait_for=lambda ev: any(e["statement"] == over and e["event"] == "cancelled" for e in ev),
+    )
+    assert any(
+        e["statement"] == over and e["event"] == "cancelled" and message in e["refusal"]
+        for e in events
+    )
 
 
 def test_audit_evasion(served, spark_session, tmp_path):

@@ -55,7 +55,7 @@ final class Check extends AbstractFunction1<LogicalPlan, BoxedUnit> {
       return BoxedUnit.UNIT; // Delta reading a granted table's own log and files
     }
     List<String> tables = new ArrayList<>();
-    String refusal = new Walk(granted, tables).plan(plan);
+    String refusal = new Walk(granted, tables).plan(Guard.belowCap(plan));
     Spool.write(Who.spool(session), refusal == null ? "allowed" : "refused",
         Who.statementId(session), analyst, statement(), tables, refusal);
     if (refusal != null) {

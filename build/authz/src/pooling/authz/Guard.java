@@ -19,7 +19,12 @@ import org.apache.spark.sql.catalyst.analysis.UnresolvedStar;
 import org.apache.spark.sql.catalyst.analysis.UnresolvedTableOrView;
 import org.apache.spark.sql.catalyst.analysis.UnresolvedTableValuedFunction;
 import org.apache.spark.sql.catalyst.expressions.Expression;
+import org.apache.spark.sql.catalyst.expressions.GreaterThanOrEqual;
+import org.apache.spark.sql.catalyst.expressions.If;
 import org.apache.spark.sql.catalyst.expressions.In;
+import org.apache.spark.sql.catalyst.expressions.MonotonicallyIncreasingID;
+import org.apache.spark.sql.catalyst.expressions.RaiseError;
+import org.apache.spark.sql.catalyst.expressions.RaiseError$;
 import org.apache.spark.sql.catalyst.expressions.Literal$;
 import org.apache.spark.sql.catalyst.parser.ParameterContext;
 import org.apache.spark.sql.catalyst.parser.ParseException;
@@ -32,6 +37,7 @@ import org.apache.spark.sql.catalyst.plans.logical.Limit$;
 import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan;
 import org.apache.spark.sql.catalyst.plans.logical.UnresolvedHint;
 import org.apache.spark.sql.catalyst.trees.TreeNodeTag;
+import org.apache.spark.sql.types.BooleanType$;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.StructType;
 
@@ -172,11 +178,39 @@ final class Guard implements ParserInterface {
       Expression column = UnresolvedAttribute$.MODULE$.apply("namespace");
       return new Filter(new In(column, CollectionConverters.asScala(names).toList()), plan);
     }
-    int cap = (int) Math.min(Integer.MAX_VALUE, Who.maxRows(session));
+    int cap = (int) Math.min(Integer.MAX_VALUE - 1, Who.maxRows(session));
     if (cap > 0 && !(plan instanceof Command)) {
-      return (LogicalPlan) Limit$.MODULE$.apply(Literal$.MODULE$.apply(cap), plan);
+      return rowCap(plan, cap);
     }
     return plan;
+  }
+
+  /** The start of the error a statement gets when its result passes the row cap. */
+  static final String ROW_CAP = "the result has more than ";
+
+  /**
+   * At most {@code cap} rows, and an error rather than a silently cut result: the statement is
+   * limited to {@code cap + 1} rows, which a limit gathers into one partition, where
+   * monotonically_increasing_id() numbers them from 0; the row numbered {@code cap} raises the
+   * error. The filter is tagged so the check knows it for the service's own.
+   */
+  private static LogicalPlan rowCap(LogicalPlan plan, int cap) {
+    LogicalPlan limited = (LogicalPlan) Limit$.MODULE$.apply(Literal$.MODULE$.apply(cap + 1), plan);
+    RaiseError raise = RaiseError$.MODULE$.apply(Literal$.MODULE$.apply(
+        ROW_CAP + cap + " rows (the row cap): aggregate it or filter it further"));
+    Expression over = new GreaterThanOrEqual(
+        new MonotonicallyIncreasingID(), Literal$.MODULE$.apply((long) cap));
+    Expression fail = raise.copy(raise.errorClass(), raise.errorParms(), BooleanType$.MODULE$);
+    Filter capped = new Filter(new If(over, fail, Literal$.MODULE$.apply(true)), limited);
+    capped.setTagValue(CAP, Boolean.TRUE);
+    return capped;
+  }
+
+  static final TreeNodeTag<Boolean> CAP = new TreeNodeTag<>("pooling.authz.rowCap");
+
+  /** The plan below the row cap's filter, if {@code p} is that filter. */
+  static LogicalPlan belowCap(LogicalPlan p) {
+    return p instanceof Filter && p.getTagValue(CAP).isDefined() ? ((Filter) p).child() : p;
   }
 
   /** A walk over a parsed plan: null if it may go on to the analyser, else why not. */

@@ -150,7 +150,11 @@ public final class PoolingAuthz extends AbstractFunction1<SparkSessionExtensions
       }
       String why = String.valueOf(((JobFailed) end.jobResult()).exception().getMessage());
       boolean cancelled = why.toLowerCase(java.util.Locale.ROOT).contains("cancel");
-      if (cancelled) { // Spark's message is the same whoever cancelled: say why instead
+      int cap = why.indexOf(Guard.ROW_CAP);
+      if (cap >= 0) { // the statement passed the row cap: its job ended with the cap's error
+        cancelled = true;
+        why = why.substring(cap, why.indexOf("further", cap) + "further".length());
+      } else if (cancelled) { // Spark's message is the same whoever cancelled: say why
         long ran = end.time() - Long.parseLong(job[4]);
         why = limitMillis > 0 && ran >= limitMillis - 1000
             ? "the statement ran past the time limit (" + limitMillis / 1000 + " s)"
