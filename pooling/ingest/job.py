@@ -22,6 +22,7 @@ from pooling.core import audit, tables
 from pooling.core.config import AgencyContract, Conf, DatasetContract
 from pooling.core.constraints import as_properties, contract_constraints
 from pooling.core.errors import InternalError
+from pooling.core.storage import Storage
 from pooling.core.zones import Zones
 from pooling.ingest.read import extract_checksum, read_extract, unreadable_as_error
 from pooling.ingest.report import IngestReport
@@ -69,7 +70,7 @@ def ingest(
 ) -> IngestReport:
     """Ingest one extract. ``full_reload`` replaces an upsert dataset's table with this extract
     (which must then be complete), e.g. after the master key or the standard changed."""
-    job = _plan(conf, zones, master_key, agency, dataset, path, full_reload)
+    job = _plan(Storage(spark), conf, zones, master_key, agency, dataset, path, full_reload)
     report = job.report
     exists = tables.exists(spark, report.table)
     if exists and _done_before(spark, zones, job, master_key.key_id):
@@ -103,6 +104,7 @@ def ingest(
 
 
 def _plan(
+    storage: Storage,
     conf: Conf,
     zones: Zones,
     master_key: SecretKey,
@@ -115,7 +117,7 @@ def _plan(
     owner = conf.agency(agency)
     contract = owner.dataset(dataset)
     where = f"extract {path} ({agency}.{dataset})"
-    checksum = extract_checksum(path)
+    checksum = extract_checksum(storage, path)
     upsert = contract.load == "upsert" and not full_reload
     report = IngestReport(
         agency,

@@ -6,11 +6,9 @@ never lets Spark's message about a damaged file through: that message can quote 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from py4j.protocol import Py4JJavaError
 from pyspark.errors.exceptions.captured import CapturedException
@@ -18,31 +16,21 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pooling.core.errors import ExtractNotFoundError, ExtractUnreadableError, InternalError
+from pooling.core.storage import Entry, Storage
 
 
-def data_files(path: str) -> list[Path]:
-    """The extract's data files in name order (Spark's ``_SUCCESS`` and hidden files aside)."""
-    root = Path(path)
-    files = (
-        sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
-        if root.is_dir()
-        else [root]
-    )
-    if not files or not files[0].exists():
+def data_files(storage: Storage, path: str) -> list[Entry]:
+    """The extract's data files in path order (Spark's ``_SUCCESS`` and hidden files aside)."""
+    files = [f for f in storage.files(path) if not f.name.startswith((".", "_"))]
+    if not files:
         raise ExtractNotFoundError(f"extract {path} does not exist or holds no data files")
     return files
 
 
-def extract_checksum(path: str) -> str:
-    """SHA-256 over the extract's data files (relative name and bytes, in name order)."""
-    root = Path(path)
-    h = hashlib.sha256()
-    for f in data_files(path):
-        h.update(str(f.relative_to(root) if root.is_dir() else f.name).encode())
-        with f.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
+def extract_checksum(storage: Storage, path: str) -> str:
+    """SHA-256 over the extract's data files (relative name and bytes, in path order), streamed
+    in the JVM from whichever store the landing zone is on."""
+    return storage.sha256(path, data_files(storage, path))
 
 
 # Spark's error conditions (and, for older code paths, message fragments) of a file that cannot
@@ -78,9 +66,10 @@ def unreadable_as_error(spark: SparkSession, path: str, fmt: str, where: str) ->
         condition = _unreadable(e)
         if condition is None:
             raise
-        files = data_files(path)
-        damaged = [f for f in files if str(f) in str(e)] or [
-            f for f in files if not _readable(spark, str(f), fmt)
+        files = data_files(Storage(spark), path)
+        text = str(e)
+        damaged = [f for f in files if f.uri.removeprefix("file:") in text] or [
+            f for f in files if not _readable(spark, f.uri, fmt)
         ]
         which = f"file {damaged[0].name}" if damaged else "a data file"
         raise ExtractUnreadableError(

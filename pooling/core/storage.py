@@ -1,0 +1,154 @@
+"""Files outside Delta, on whatever store the zones are on: Hadoop's ``FileSystem`` API.
+
+The same API, URIs, credentials and configuration Spark uses for the tables (``file:``,
+``hdfs://``, ``s3a://``, …), reached through the session's JVM, so a data root that Spark can
+write is one this module can write. Bytes that can be large (an extract's checksum) stay in the
+JVM: they are streamed there, never copied into Python.
+
+A bare path (no scheme) is a local path, as everywhere in the configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from py4j.protocol import Py4JJavaError
+from pyspark.sql import SparkSession
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Entry:
+    uri: str
+    name: str
+    is_dir: bool
+    size: int
+
+
+class Storage:
+    """One session's view of the stores. Cheap to make; holds no state but the session."""
+
+    def __init__(self, spark: SparkSession):
+        self._jvm = spark._jvm  # noqa: SLF001  (py4j is the way to Hadoop's FileSystem)
+        self._conf = spark._jsc.hadoopConfiguration()  # noqa: SLF001
+
+    # -- paths
+
+    def _path(self, uri: str):
+        return self._jvm.org.apache.hadoop.fs.Path(
+            uri if "://" in uri or uri.startswith("file:") else f"file://{uri}"
+        )
+
+    def _fs(self, uri: str):
+        path = self._path(uri)
+        return path.getFileSystem(self._conf), path
+
+    # -- questions
+
+    def exists(self, uri: str) -> bool:
+        fs, path = self._fs(uri)
+        return bool(fs.exists(path))
+
+    def is_dir(self, uri: str) -> bool:
+        fs, path = self._fs(uri)
+        return bool(fs.exists(path) and fs.getFileStatus(path).isDirectory())
+
+    def list(self, uri: str) -> list[Entry]:
+        """The entries directly in a folder, by name; nothing if it does not exist."""
+        fs, path = self._fs(uri)
+        if not fs.exists(path):
+            return []
+        return sorted((self._entry(status) for status in fs.listStatus(path)), key=lambda e: e.name)
+
+    def files(self, uri: str) -> list[Entry]:
+        """Every file under a folder (or the file itself), by path; none if it does not exist."""
+        fs, path = self._fs(uri)
+        if not fs.exists(path):
+            return []
+        found = []
+        listing = fs.listFiles(path, True)
+        while listing.hasNext():
+            found.append(self._entry(listing.next()))
+        return sorted(found, key=lambda e: e.uri)
+
+    @staticmethod
+    def _entry(status) -> Entry:
+        p = status.getPath()
+        return Entry(p.toString(), p.getName(), bool(status.isDirectory()), int(status.getLen()))
+
+    # -- reading and writing
+
+    def read_bytes(self, uri: str) -> bytes:
+        fs, path = self._fs(uri)
+        stream = fs.open(path)
+        try:
+            out = self._jvm.java.io.ByteArrayOutputStream()
+            self._jvm.org.apache.hadoop.io.IOUtils.copyBytes(stream, out, _CHUNK, False)
+            return bytes(out.toByteArray())
+        finally:
+            stream.close()
+
+    def read_text(self, uri: str) -> str:
+        return self.read_bytes(uri).decode("utf-8")
+
+    def write_bytes(self, uri: str, data: bytes) -> None:
+        """Replace the file with ``data``, whole: written beside it, then renamed over it where
+        the store renames atomically (local, HDFS); written in place on an object store, whose
+        single PUT is atomic already."""
+        fs, path = self._fs(uri)
+        fs.mkdirs(path.getParent())
+        atomic = fs.getScheme() in ("file", "hdfs", "viewfs")
+        target = (
+            self._jvm.org.apache.hadoop.fs.Path(path.getParent(), f".{path.getName()}.partial")
+            if atomic
+            else path
+        )
+        stream = fs.create(target, True)
+        try:
+            stream.write(bytearray(data))
+        finally:
+            stream.close()
+        if atomic:
+            if fs.exists(path):
+                fs.delete(path, False)
+            if not fs.rename(target, path):
+                raise OSError(f"could not move {target.toString()} to {uri}")
+
+    def write_text(self, uri: str, text: str) -> None:
+        self.write_bytes(uri, text.encode("utf-8"))
+
+    def mkdirs(self, uri: str) -> None:
+        fs, path = self._fs(uri)
+        fs.mkdirs(path)
+
+    def rename(self, source: str, target: str) -> None:
+        fs, src = self._fs(source)
+        try:
+            moved = bool(fs.rename(src, self._path(target)))
+        except Py4JJavaError as e:  # the local store raises where HDFS and S3 answer False
+            if e.java_exception.getClass().getSimpleName() != "FileNotFoundException":
+                raise
+            moved = False
+        if not moved:
+            raise OSError(f"could not rename {source} to {target}")
+
+    def delete(self, uri: str, *, recursive: bool = False) -> bool:
+        fs, path = self._fs(uri)
+        return bool(fs.delete(path, recursive))
+
+    # -- checksums
+
+    def sha256(self, root: str, files: list[Entry]) -> str:
+        """SHA-256 over each file's name relative to ``root`` (its own name when ``root`` is the
+        file) and then its bytes, in the order given. Streamed in the JVM."""
+        digest = self._jvm.java.security.MessageDigest.getInstance("SHA-256")
+        base = self._path(root).toString().rstrip("/") + "/"
+        sink = self._jvm.org.apache.commons.io.output.NullOutputStream.INSTANCE
+        for entry in files:
+            name = entry.uri[len(base) :] if entry.uri.startswith(base) else entry.name
+            digest.update(bytearray(name.encode("utf-8")))
+            fs, path = self._fs(entry.uri)
+            stream = self._jvm.java.security.DigestInputStream(fs.open(path), digest)
+            self._jvm.org.apache.hadoop.io.IOUtils.copyBytes(stream, sink, _CHUNK, True)
+        return bytes(digest.digest()).hex()
