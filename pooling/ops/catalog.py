@@ -7,11 +7,11 @@ catalog is read from the tables themselves; there is no second register to fall 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from pooling.core import tables
+from pooling.core.storage import Storage
 from pooling.core.zones import Zones
 
 CATALOG_ZONES = ("linkage", "deidentified", "pools", "outputs", "released", "audit")
@@ -29,21 +29,32 @@ class TableInfo:
         return self.properties.get("kind", self.name.split(".")[0])
 
 
-def _delta_dirs(root: Path) -> list[Path]:
-    if not root.is_dir():
-        return []
-    return sorted(p.parent for p in root.rglob("_delta_log") if p.is_dir())
+def delta_tables(storage: Storage, root: str) -> list[tuple[str, ...]]:
+    """The folders under ``root`` that hold a Delta table, as their parts below ``root``, in
+    order. A table's own folders are not walked: only the zone's folders above the tables."""
+    found: list[tuple[str, ...]] = []
+    todo: list[tuple[str, ...]] = [()]
+    while todo:
+        parts = todo.pop()
+        entries = storage.list("/".join([root.rstrip("/"), *parts]))
+        if any(e.name == "_delta_log" and e.is_dir for e in entries):
+            found.append(parts)
+        else:
+            todo.extend((*parts, e.name) for e in entries if e.is_dir)
+    return sorted(p for p in found if p)
 
 
 def list_tables(spark: SparkSession, zones: Zones) -> list[TableInfo]:
-    """Every Delta table under the zones (local storage), with its current version."""
+    """Every Delta table under the zones, on whichever store they are, with its current version."""
+    storage = Storage(spark)
     found = []
     for zone in CATALOG_ZONES:
-        root = Path(zones.roots[zone])
-        for path in _delta_dirs(root):
-            name = ".".join([zone, *path.relative_to(root).parts])
-            version = tables.last_commit(spark, str(path)).version
-            found.append(TableInfo(name, str(path), version, tables.properties(spark, str(path))))
+        root = zones.roots[zone]
+        for parts in delta_tables(storage, root):
+            path = "/".join([root.rstrip("/"), *parts])
+            version = tables.last_commit(spark, path).version
+            properties = tables.properties(spark, path)
+            found.append(TableInfo(".".join([zone, *parts]), path, version, properties))
     return found
 
 

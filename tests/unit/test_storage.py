@@ -70,3 +70,19 @@ def test_the_checksum_streamed_in_the_jvm_is_ingests_checksum(storage, tmp_path)
     assert storage.sha256(str(root / "a.csv"), one) == _python_sha256(root, files[:1])
     (root / "a.csv").write_bytes(b"citizen_id,x\n" * 999)  # positive control: a change shows
     assert storage.sha256(str(root), storage.files(str(root))) != before
+
+
+def test_the_catalog_finds_every_table_folder_through_the_storage_layer(storage, tmp_path):
+    from pooling.ops.catalog import delta_tables
+
+    for table in ("low_income/welfare_registry", "low_income/justice_records", "water/plots"):
+        (tmp_path / table / "_delta_log").mkdir(parents=True)
+        (tmp_path / table / "part-0.parquet").write_bytes(b"x")
+    (tmp_path / "water" / "plots" / "province_code=10" / "_delta_log").mkdir(parents=True)
+    (tmp_path / "empty" / "folder").mkdir(parents=True)
+    assert delta_tables(storage, str(tmp_path)) == [
+        ("low_income", "justice_records"),
+        ("low_income", "welfare_registry"),
+        ("water", "plots"),  # a table's own folders are not tables of their own
+    ]
+    assert delta_tables(storage, str(tmp_path / "missing")) == []
