@@ -29,8 +29,12 @@ class Context:
         return load_master_key(file, keys.env)
 
     def spark(self, extra_conf: dict[str, str] | None = None):
+        from pyspark.sql import SparkSession
+
         from pooling.core.session import build_session
 
+        running = SparkSession.getActiveSession()  # a caller's session (tests, a notebook)
         spark = build_session(self.profile, base_dir=self.base_dir, extra_conf=extra_conf)
-        started.append(spark)
+        if running is None:  # stop at the end only what this command started
+            started.append(spark)
         return spark

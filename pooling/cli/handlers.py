@@ -92,8 +92,9 @@ def run(args: argparse.Namespace) -> int:
 def review_list(args: argparse.Namespace) -> int:
     ctx = Context(args)
     from pooling import review
+    from pooling.core.storage import Storage
 
-    runs = review.pending(ctx.zones)
+    runs = review.pending(Storage(ctx.spark()), ctx.zones)
     for m in runs:
         outs = ", ".join(f"{n} ({o.rows:,} rows)" for n, o in m.outputs.items())
         print(f"{m.project}/{m.run_id}  {outs}")
@@ -107,7 +108,9 @@ def review_show(args: argparse.Namespace) -> int:
 
     spark = ctx.spark()
     run = review.review_run(spark, ctx.conf, ctx.zones, args.run)
-    pages = review.write_pages(run, ctx.conf)
+    from pooling.core.storage import Storage
+
+    pages = review.write_pages(Storage(spark), run, ctx.conf)
     for name, r in run.outputs.items():
         checks = ", ".join(
             f"{c.name} {'ok' if c.passed else f'{len(c.cells)} cell(s)'}" for c in r.checks

@@ -44,6 +44,11 @@ class Storage:
         path = self._path(uri)
         return path.getFileSystem(self._conf), path
 
+    def qualified(self, uri: str) -> str:
+        """The URI as the store names it (scheme and authority filled in), for comparing."""
+        fs, path = self._fs(uri)
+        return str(fs.makeQualified(path).toString())
+
     # -- questions
 
     def exists(self, uri: str) -> bool:

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -30,6 +28,7 @@ from pyspark.sql import functions as F
 from pooling.core import audit, tables
 from pooling.core.config import Conf
 from pooling.core.errors import UnknownNameError
+from pooling.core.storage import Storage
 from pooling.core.zones import Zones
 from pooling.ops.catalog import list_tables
 
@@ -106,16 +105,9 @@ def _ingests(spark: SparkSession, zones: Zones) -> list[_Ingest]:
     return out
 
 
-def _inside(path: str, root: str) -> bool:
-    try:
-        Path(path).resolve().relative_to(Path(root).resolve())
-        return True
-    except ValueError:
-        return False
-
-
-def _files_under(path: Path) -> int:
-    return sum(1 for p in path.rglob("*") if p.is_file()) if path.is_dir() else int(path.exists())
+def _inside(storage: Storage, path: str, root: str) -> bool:
+    path, root = storage.qualified(path), storage.qualified(root).rstrip("/")
+    return path == root or path.startswith(root + "/")
 
 
 def plan_and_apply(
@@ -131,7 +123,7 @@ def plan_and_apply(
     now = now or datetime.now(UTC)
     report = RetentionReport(now, dry_run)
     ingests = _ingests(spark, zones)
-    _landing_extracts(conf, zones, report, ingests)
+    _landing_extracts(Storage(spark), conf, zones, report, ingests)
     _quarantines(spark, conf, zones, report, ingests)
     _superseded_versions(spark, conf, zones, report)
     if not dry_run and report.destroyed():
@@ -162,27 +154,28 @@ def _retention(conf: Conf, dataset: str) -> timedelta:
 
 
 def _landing_extracts(
-    conf: Conf, zones: Zones, report: RetentionReport, ingests: list[_Ingest]
+    storage: Storage, conf: Conf, zones: Zones, report: RetentionReport, ingests: list[_Ingest]
 ) -> None:
     """Rule 1: landing extracts, by their latest ingest."""
     now, dry_run = report.now, report.dry_run
     latest: dict[str, _Ingest] = {}
     for i in ingests:
-        key = str(Path(i.source).resolve())
+        key = storage.qualified(i.source)
         if key not in latest or i.at > latest[key].at:
             latest[key] = i
-    for source, i in sorted(latest.items()):
-        if not Path(source).exists():
+    for _, i in sorted(latest.items()):
+        source = i.source  # as the ingest recorded it
+        if not storage.exists(source):
             continue
         keep_until = i.at + _retention(conf, i.dataset)
-        if not _inside(source, zones.roots["landing"]):
+        if not _inside(storage, source, zones.roots["landing"]):
             report.items.append(
                 Item("keep", source, f"{i.dataset}: outside the landing zone, never touched here")
             )
         elif now >= keep_until:
-            files = _files_under(Path(source))
+            files = len(storage.files(source))
             if not dry_run:
-                shutil.rmtree(source) if Path(source).is_dir() else Path(source).unlink()
+                storage.delete(source, recursive=True)
             report.items.append(
                 Item(
                     "destroy_extract",
@@ -219,9 +212,10 @@ def _quarantines(
         last = datetime.fromisoformat(props["ingested_at"]) if "ingested_at" in props else None
         whole = last is not None and now >= last + keep and len(expired) == len(batches)
         if whole:
-            files = _files_under(Path(path))
+            storage = Storage(spark)
+            files = len(storage.files(path))
             if not dry_run:
-                shutil.rmtree(path)
+                storage.delete(path, recursive=True)
             report.items.append(
                 Item(
                     "destroy_quarantine",
@@ -251,9 +245,10 @@ def _superseded_versions(
 ) -> None:
     """Rule 3: superseded Delta versions, vacuumed per zone (never the audit table)."""
     hours = conf.lifecycle.version_retention_hours
+    storage = Storage(spark)
     for t in list_tables(spark, zones):
         zone = t.name.split(".")[0]
-        if zone not in VACUUM_ZONES or zone not in hours or not Path(t.path).exists():
+        if zone not in VACUUM_ZONES or zone not in hours or not storage.exists(t.path):
             continue
         files = tables.vacuum(spark, t.path, hours[zone], dry_run=report.dry_run)
         if files:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from pooling.core.config import DisclosureSettings
+from pooling.core.storage import Storage
 from pseudonymize.model import Strict
 
 MANIFEST = "manifest.json"
@@ -80,14 +80,14 @@ class RunManifest(_ByKey):
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
-    def write(self, directory: Path | str) -> Path:
-        path = Path(directory, MANIFEST)
-        path.write_text(self.to_json())
-        return path
+    def write(self, storage: Storage, directory: str) -> str:
+        uri = f"{directory.rstrip('/')}/{MANIFEST}"
+        storage.write_text(uri, self.to_json())
+        return uri
 
     @classmethod
-    def read(cls, path: Path | str) -> RunManifest:
-        return cls.model_validate(json.loads(Path(path).read_text()))
+    def read(cls, storage: Storage, uri: str) -> RunManifest:
+        return cls.model_validate(json.loads(storage.read_text(uri)))
 
     def decided(
         self, decision: RunStatus, *, reviewer: str, reason: str, outputs: list[str]

@@ -6,9 +6,9 @@ they show exactly what the secretariat will review. Nothing here touches a pool.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib
 
@@ -37,7 +37,8 @@ def chart_data(cells: pd.DataFrame, chart: Chart) -> pd.DataFrame:
     return data.sort_index()
 
 
-def draw(data: pd.DataFrame, chart: Chart, path: Path) -> None:
+def draw(data: pd.DataFrame, chart: Chart) -> bytes:
+    """The chart as PNG bytes (written by the caller, to whichever store the zone is on)."""
     many = len(data.index) > 24
     fig, ax = plt.subplots(figsize=(12 if many else 8, 4.5), dpi=100)
     # Few short labels read best horizontally; many or long ones turned.
@@ -54,8 +55,10 @@ def draw(data: pd.DataFrame, chart: Chart, path: Path) -> None:
         ax.tick_params(axis="x", labelsize=6)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
     plt.close(fig)
+    return png.getvalue()
 
 
 @dataclass(frozen=True)

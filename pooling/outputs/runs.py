@@ -22,7 +22,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -31,6 +30,7 @@ from pyspark.sql import functions as F
 import projects
 from pooling.core import audit, tables
 from pooling.core.config import Conf, ProjectSpec
+from pooling.core.storage import Storage
 from pooling.core.zones import Zones
 from pooling.outputs import reports
 from pooling.outputs.aggregates import check_aggregate
@@ -100,7 +100,6 @@ def run_project(
     lineage = json.dumps(
         [{"table": zones.pool(project, t), "version": v} for t, v in report.pool_versions.items()]
     )
-    local = "://" not in report.directory
     facts: dict[str, reports.OutputFacts] = {}
     dominance: dict[str, tables.Written] = {}
     for i, (name, output) in enumerate(outputs.items(), 1):
@@ -110,13 +109,12 @@ def run_project(
         report.dims[name] = output.dims
         if output.contributions is not None:
             dominance[name] = _write_dominance_support(spark, zones, spec, run_id, name, output)
-        chart_file, data = _chart(spark, report, name, output, written) if local else (None, None)
+        chart_file, data = _chart(spark, report, name, output, written)
         facts[name] = reports.OutputFacts(output, written.rows, written.version, chart_file, data)
-    manifest = _manifest(spec, report, outputs, facts, dominance, local=local)
-    if local:
-        _write_report(spec, zones, report, facts)
-        # Last: the manifest marks the run complete.
-        manifest.write(report.directory)
+    manifest = _manifest(spec, report, outputs, facts, dominance)
+    storage = Storage(spark)
+    _write_report(storage, spec, zones, report, facts)
+    manifest.write(storage, report.directory)  # last: the manifest marks the run complete
     audit.record(
         spark,
         zones.audit,
@@ -204,8 +202,8 @@ def _chart(
         return None, None
     data = reports.chart_data(cells.toPandas(), output.chart)
     chart_file = f"{name}.png"
-    reports.draw(data, output.chart, Path(report.directory, chart_file))
-    report.charts[name] = str(Path(report.directory, chart_file))
+    report.charts[name] = f"{report.directory}/{chart_file}"
+    Storage(spark).write_bytes(report.charts[name], reports.draw(data, output.chart))
     return chart_file, data
 
 
@@ -215,8 +213,6 @@ def _manifest(
     outputs: dict[str, projects.Output],
     facts: dict[str, reports.OutputFacts],
     dominance: dict[str, tables.Written],
-    *,
-    local: bool,
 ) -> RunManifest:
     """The run's manifest: what the review reads, and the audit event's details."""
     return RunManifest(
@@ -241,13 +237,17 @@ def _manifest(
             )
             for n, w in report.outputs.items()
         },
-        report="report.md" if local else None,
+        report="report.md",
         disclosure=spec.disclosure,
     )
 
 
 def _write_report(
-    spec: ProjectSpec, zones: Zones, report: RunReport, facts: dict[str, reports.OutputFacts]
+    storage: Storage,
+    spec: ProjectSpec,
+    zones: Zones,
+    report: RunReport,
+    facts: dict[str, reports.OutputFacts],
 ) -> None:
     """``report.md``: the question, the pool versions read and every output explained."""
     text = reports.report_markdown(
@@ -259,5 +259,5 @@ def _write_report(
         outputs=facts,
         min_cell_count=spec.disclosure.min_cell_count,
     )
-    report.report = str(Path(report.directory, "report.md"))
-    Path(report.report).write_text(text, encoding="utf-8")
+    report.report = f"{report.directory}/report.md"
+    storage.write_text(report.report, text)

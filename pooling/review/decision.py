@@ -12,6 +12,7 @@ from pyspark.sql import SparkSession
 from pooling.core import audit
 from pooling.core.config import Conf
 from pooling.core.errors import ReviewError, UnknownNameError
+from pooling.core.storage import Storage
 from pooling.core.zones import Zones
 from pooling.outputs.manifest import APPROVED, PENDING, REJECTED
 from pooling.review.examine import RunReview, review_run
@@ -85,5 +86,5 @@ def decide(
             results=results,
         )
     run.manifest = run.manifest.decided(decision, reviewer=reviewer, reason=reason, outputs=chosen)
-    run.manifest.write(run.directory)
+    run.manifest.write(Storage(spark), run.directory)
     return run

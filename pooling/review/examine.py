@@ -7,7 +7,6 @@ Nothing here writes: :func:`review_run` reads a run's manifest and outputs and r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 from pyspark.sql import SparkSession
@@ -15,6 +14,7 @@ from pyspark.sql import SparkSession
 from pooling.core import tables
 from pooling.core.config import Conf
 from pooling.core.errors import UnknownNameError
+from pooling.core.storage import Storage
 from pooling.core.zones import Zones
 from pooling.outputs.manifest import MANIFEST, PENDING, OutputEntry, RunManifest
 from pooling.review.disclosure import (
@@ -51,31 +51,33 @@ class OutputReview:
 class RunReview:
     project: str
     run_id: str
-    directory: Path
+    directory: str  # the run's folder, on whichever store the outputs zone is
     manifest: RunManifest
     outputs: dict[str, OutputReview] = field(default_factory=dict)
-    pages: dict[str, Path] = field(default_factory=dict)
+    pages: dict[str, str] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:
         return f"{self.project}/{self.run_id}"
 
 
-def pending(zones: Zones) -> list[RunManifest]:
+def pending(storage: Storage, zones: Zones) -> list[RunManifest]:
     """Manifests of every run waiting for review, oldest first."""
-    root = Path(zones.outputs(""))
     found = []
-    for m in sorted(root.glob(f"*/*/{MANIFEST}")):
-        manifest = RunManifest.read(m)
-        if manifest.status == PENDING:
-            found.append(manifest)
+    for project in storage.list(zones.outputs("")):
+        for run in storage.list(project.uri) if project.is_dir else []:
+            manifest = f"{run.uri}/{MANIFEST}"
+            if run.is_dir and storage.exists(manifest):
+                m = RunManifest.read(storage, manifest)
+                if m.status == PENDING:
+                    found.append(m)
     return sorted(found, key=lambda m: m.run_id)
 
 
-def _run_dir(zones: Zones, ref: str) -> Path:
+def _run_dir(storage: Storage, zones: Zones, ref: str) -> str:
     project, _, run_id = ref.partition("/")
-    directory = Path(zones.outputs(project, run_id))
-    if not run_id or not (directory / MANIFEST).is_file():
+    directory = zones.outputs(project, run_id)
+    if not run_id or not storage.exists(f"{directory}/{MANIFEST}"):
         raise UnknownNameError(
             f"no completed run {ref!r}; give PROJECT/RUN_ID as `pooling review list` shows it"
         )
@@ -98,8 +100,9 @@ def _chart(spec: dict | None) -> Chart | None:
 
 def review_run(spark: SparkSession, conf: Conf, zones: Zones, ref: str) -> RunReview:
     """Run every check on every output of the run (nothing is written)."""
-    directory = _run_dir(zones, ref)
-    manifest = RunManifest.read(directory / MANIFEST)
+    storage = Storage(spark)
+    directory = _run_dir(storage, zones, ref)
+    manifest = RunManifest.read(storage, f"{directory}/{MANIFEST}")
     settings = conf.project(manifest.project).disclosure
     run = RunReview(manifest.project, manifest.run_id, directory, manifest)
     frames = {}

@@ -7,23 +7,23 @@ from __future__ import annotations
 
 import base64
 import html
-from pathlib import Path
 
 import pandas as pd
 
 from pooling.core.config import Conf
+from pooling.core.storage import Storage
 from pooling.review.disclosure import Check
 from pooling.review.examine import OutputReview, RunReview
 
 
-def write_pages(run: RunReview, conf: Conf) -> dict[str, Path]:
+def write_pages(storage: Storage, run: RunReview, conf: Conf) -> dict[str, str]:
     """One HTML review page per output under ``<run>/review/``."""
-    folder = run.directory / "review"
-    folder.mkdir(exist_ok=True)
     spec = conf.project(run.project)
     for name, r in run.outputs.items():
-        page = folder / f"{name}.html"
-        page.write_text(_page(run, spec.title, name, r), encoding="utf-8")
+        png = f"{run.directory}/{name}.png"
+        chart = storage.read_bytes(png) if storage.exists(png) else None
+        page = f"{run.directory}/review/{name}.html"
+        storage.write_text(page, _page(run, spec.title, name, r, chart))
         run.pages[name] = page
     return run.pages
 
@@ -34,7 +34,7 @@ def _status_word(check: Check) -> str:
     return "FAIL" if check.severity == "fail" else "CHECK"
 
 
-def _page(run: RunReview, title: str, name: str, r: OutputReview) -> str:
+def _page(run: RunReview, title: str, name: str, r: OutputReview, png: bytes | None) -> str:
     e = html.escape
     rows = []
     for c in r.checks:
@@ -60,9 +60,8 @@ def _page(run: RunReview, title: str, name: str, r: OutputReview) -> str:
         table_rows.append("<tr>" + "".join(tds) + "</tr>")
     head = "".join(f"<th>{e(c)}</th>" for c in r.cells.columns)
     chart = ""
-    png = run.directory / f"{name}.png"
-    if png.is_file():
-        data = base64.b64encode(png.read_bytes()).decode()
+    if png is not None:
+        data = base64.b64encode(png).decode()
         chart = f"<h2>Chart</h2><img alt='chart' src='data:image/png;base64,{data}'>"
     verdict = (
         "All automatic checks pass."

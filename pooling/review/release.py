@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-from pathlib import Path
 
 import pandas as pd
 from pyspark.sql import SparkSession
 
 from pooling.core import audit, tables
 from pooling.core.errors import ReviewError
+from pooling.core.storage import Storage
 from pooling.core.zones import Zones
 from pooling.outputs import reports
 from pooling.outputs.manifest import APPROVED
@@ -34,19 +33,20 @@ def release(
     reason: str,
     suppressed: bool,
     results: dict[str, dict],
-) -> Path:
+) -> str:
     """Release the approved ``outputs`` of ``run`` (suppressed, if so decided) under
     ``released/<project>/<run_id>/``, with their CSV, chart and manifest, as one rename.
 
     ``results`` are the decision's check results per output, recorded in the release manifest.
     Returns the released folder.
     """
-    final = Path(zones.released(run.project, run.run_id))
-    staging = final.parent / f".staging-{run.run_id}"
-    if final.exists():
+    storage = Storage(spark)
+    final = zones.released(run.project, run.run_id)
+    staging = f"{zones.released(run.project, '').rstrip('/')}/.staging-{run.run_id}"
+    if storage.exists(final):
         raise ReviewError(f"{final} already exists; a run is released once")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    storage.delete(staging, recursive=True)  # what an interrupted release left
+    storage.mkdirs(staging)
     released = {}
     for n in outputs:
         r = run.outputs[n]
@@ -54,7 +54,7 @@ def release(
         written = tables.replace_table(
             spark,
             _release_frame(spark, r, frame),
-            str(staging / n),
+            f"{staging}/{n}",
             {
                 "kind": "released",
                 "project": run.project,
@@ -63,13 +63,14 @@ def release(
                 "source": json.dumps({"path": r.source.path, "version": r.source.version}),
             },
         )
-        frame.to_csv(staging / f"{n}.csv", index=False)
+        storage.write_text(f"{staging}/{n}.csv", frame.to_csv(index=False))
         if r.chart:  # drawn again from the released cells only
             cells = frame.copy()
             for c in cells.columns:
                 if c not in r.meta.dims:
                     cells[c] = pd.to_numeric(cells[c], errors="coerce")
-            reports.draw(reports.chart_data(cells, r.chart), r.chart, staging / f"{n}.png")
+            png = reports.draw(reports.chart_data(cells, r.chart), r.chart)
+            storage.write_bytes(f"{staging}/{n}.png", png)
         released[n] = {
             "rows": written.rows,
             "table": n,
@@ -88,16 +89,18 @@ def release(
         "pool_versions": run.manifest.pool_versions,
         "outputs": released,
     }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    storage.write_text(
+        f"{staging}/manifest.json", json.dumps(manifest, indent=2, default=str) + "\n"
+    )
     # Delta logs hold relative file paths, so the staged tables stay valid when renamed.
-    staging.rename(final)
+    storage.rename(staging, final)
     audit.record(
         spark,
         zones.audit,
         action="release",
         subject=run.ref,
         actor=reviewer,
-        details={"path": str(final), "outputs": {n: v["rows"] for n, v in released.items()}},
+        details={"path": final, "outputs": {n: v["rows"] for n, v in released.items()}},
     )
     log.info("released %s: %s -> %s", run.ref, ", ".join(released), final)
     return final

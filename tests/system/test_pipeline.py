@@ -8,6 +8,7 @@ import pytest
 from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
+from pooling.core.storage import Storage
 from pooling.dev.demo import TRUTH_CHECKS
 
 PERSONS = 4000
@@ -210,7 +211,8 @@ def test_review_flags_small_cells_and_releases_only_what_was_approved(
 
     report, zones, data = demo
     spark = spark_session
-    runs = {m["project"]: f"{m['project']}/{m['run_id']}" for m in review.pending(zones)}
+    storage = Storage(spark)
+    runs = {m["project"]: f"{m['project']}/{m['run_id']}" for m in review.pending(storage, zones)}
     assert set(runs) == set(conf.projects)
     released = data / "released"
 
@@ -227,8 +229,8 @@ def test_review_flags_small_cells_and_releases_only_what_was_approved(
         threshold = next(c for c in r.checks if c.name == "threshold")
         flagged = {(tuple(x[d] for d in r.meta.dims), x["column"]) for x in threshold.cells}
         assert flagged == small and small, name
-    pages = review.write_pages(run, conf)
-    assert "threshold" in pages["welfare_overlap"].read_text(encoding="utf-8")
+    pages = review.write_pages(storage, run, conf)
+    assert "threshold" in Path(pages["welfare_overlap"]).read_text(encoding="utf-8")
 
     # Approving outputs that fail their checks is refused; nothing is released.
     with pytest.raises(ReviewError, match="fails"):
