@@ -32,6 +32,7 @@ class Storage:
     def __init__(self, spark: SparkSession):
         self._jvm = spark._jvm  # noqa: SLF001  (py4j is the way to Hadoop's FileSystem)
         self._conf = spark._jsc.hadoopConfiguration()  # noqa: SLF001
+        self._gateway = spark.sparkContext._gateway  # noqa: SLF001  (for Java arrays)
 
     # -- paths
 
@@ -42,7 +43,10 @@ class Storage:
 
     def _fs(self, uri: str):
         path = self._path(uri)
-        return path.getFileSystem(self._conf), path
+        fs = path.getFileSystem(self._conf)
+        if fs.getUri().getScheme() == "file":  # raw: no ".name.crc" written beside each file
+            fs = fs.getRaw()
+        return fs, path
 
     def qualified(self, uri: str) -> str:
         """The URI as the store names it (scheme and authority filled in), for comparing."""
@@ -98,27 +102,35 @@ class Storage:
         return self.read_bytes(uri).decode("utf-8")
 
     def write_bytes(self, uri: str, data: bytes) -> None:
-        """Replace the file with ``data``, whole: written beside it, then renamed over it where
-        the store renames atomically (local, HDFS); written in place on an object store, whose
-        single PUT is atomic already."""
+        """Replace the file with ``data``, whole: written beside it, then renamed over it in one
+        step where the store renames atomically (local, HDFS); written in place on an object
+        store, whose single PUT is atomic already."""
         fs, path = self._fs(uri)
         fs.mkdirs(path.getParent())
-        atomic = fs.getScheme() in ("file", "hdfs", "viewfs")
-        target = (
-            self._jvm.org.apache.hadoop.fs.Path(path.getParent(), f".{path.getName()}.partial")
-            if atomic
-            else path
-        )
+        scheme = fs.getUri().getScheme()
+        atomic = scheme in ("file", "hdfs", "viewfs")
+        Path = self._jvm.org.apache.hadoop.fs.Path
+        target = Path(path.getParent(), f".{path.getName()}.partial") if atomic else path
         stream = fs.create(target, True)
         try:
             stream.write(bytearray(data))
         finally:
             stream.close()
-        if atomic:
-            if fs.exists(path):
-                fs.delete(path, False)
-            if not fs.rename(target, path):
-                raise OSError(f"could not move {target.toString()} to {uri}")
+        if scheme == "file":  # rename(2) replaces the old file in one step
+            moved = fs.rename(target, path)
+        elif atomic:  # HDFS's rename replaces only when asked to
+            context = self._jvm.org.apache.hadoop.fs.FileContext.getFileContext(
+                path.toUri(), self._conf
+            )
+            rename = getattr(self._jvm, "org.apache.hadoop.fs.Options$Rename")
+            options = self._gateway.new_array(rename, 1)
+            options[0] = rename.OVERWRITE
+            context.rename(target, path, options)
+            moved = True
+        else:
+            moved = True
+        if not moved:
+            raise OSError(f"could not move {target.toString()} to {uri}")
 
     def write_text(self, uri: str, text: str) -> None:
         self.write_bytes(uri, text.encode("utf-8"))

@@ -28,7 +28,10 @@ def test_written_bytes_read_back_whole_and_nothing_else_is_left(storage, tmp_pat
     storage.write_text(str(target), "# report, second version\n")  # replaces, whole
     assert storage.read_text(str(target)) == "# report, second version\n"
     assert target.read_text() == "# report, second version\n"  # the same file, seen locally
-    assert [e.name for e in storage.list(str(target.parent))] == ["report.md"]  # no partial left
+    # No partial file left, and no ".report.md.crc" beside it (Hadoop's checksummed local store
+    # would write one, and released/ would hand it out): listed raw, and seen locally.
+    assert [e.name for e in storage.list(str(target.parent))] == ["report.md"]
+    assert [p.name for p in target.parent.iterdir()] == ["report.md"]
     assert storage.exists(f"file://{target}") and storage.exists(f"file:{target}")
 
 

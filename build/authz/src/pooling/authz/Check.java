@@ -125,7 +125,7 @@ final class Check extends AbstractFunction1<LogicalPlan, BoxedUnit> {
   }
 
   /** A walk over an analysed plan: null if it may run, else why not. */
-  static final class Walk {
+  static final class Walk extends PlanWalk {
     private final Map<String, String> granted;
     private final List<String> tables;
     private final AllowList allow = AllowList.get();
@@ -135,33 +135,8 @@ final class Check extends AbstractFunction1<LogicalPlan, BoxedUnit> {
       this.tables = tables;
     }
 
-    String plan(LogicalPlan p) {
-      String refusal = node(p, p.getClass().getSimpleName());
-      if (refusal != null) {
-        return refusal;
-      }
-      for (Expression e : CollectionConverters.asJava(p.expressions())) {
-        refusal = expression(e);
-        if (refusal != null) {
-          return refusal;
-        }
-      }
-      for (LogicalPlan c : CollectionConverters.asJava(p.children())) {
-        refusal = plan(c);
-        if (refusal != null) {
-          return refusal;
-        }
-      }
-      for (LogicalPlan s : CollectionConverters.asJava(p.subqueries())) {
-        refusal = plan(s);
-        if (refusal != null) {
-          return refusal;
-        }
-      }
-      return null;
-    }
-
-    private String node(LogicalPlan p, String name) {
+    @Override
+    String node(LogicalPlan p, String name) {
       if (!allow.analyzed.contains(name)) {
         return (p instanceof Command ? "command " : "") + name + " is not allowed";
       }
@@ -231,6 +206,7 @@ final class Check extends AbstractFunction1<LogicalPlan, BoxedUnit> {
       }
     }
 
+    @Override
     String expression(Expression e) {
       String name = e.getClass().getSimpleName();
       if (!allow.expressions.contains(name)) {

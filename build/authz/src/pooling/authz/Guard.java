@@ -214,7 +214,7 @@ final class Guard implements ParserInterface {
   }
 
   /** A walk over a parsed plan: null if it may go on to the analyser, else why not. */
-  static final class Walk {
+  static final class Walk extends PlanWalk {
     private final Map<String, String> granted;
     private final SparkSession session;
     private final AllowList allow = AllowList.get();
@@ -224,34 +224,8 @@ final class Guard implements ParserInterface {
       this.session = session;
     }
 
-    String plan(LogicalPlan p) {
-      String name = p.getClass().getSimpleName();
-      String refusal = node(p, name);
-      if (refusal != null) {
-        return refusal;
-      }
-      for (Expression e : CollectionConverters.asJava(p.expressions())) {
-        refusal = expression(e);
-        if (refusal != null) {
-          return refusal;
-        }
-      }
-      for (LogicalPlan c : CollectionConverters.asJava(p.children())) {
-        refusal = plan(c);
-        if (refusal != null) {
-          return refusal;
-        }
-      }
-      for (LogicalPlan s : CollectionConverters.asJava(p.subqueries())) {
-        refusal = plan(s);
-        if (refusal != null) {
-          return refusal;
-        }
-      }
-      return null;
-    }
-
-    private String node(LogicalPlan p, String name) {
+    @Override
+    String node(LogicalPlan p, String name) {
       if (p instanceof RelationTimeTravel) {
         return "time travel (VERSION AS OF, TIMESTAMP AS OF): pools are read as they are now";
       }
@@ -332,6 +306,7 @@ final class Guard implements ParserInterface {
           : "database " + db + " is not a granted project";
     }
 
+    @Override
     String expression(Expression e) {
       if (e instanceof UnresolvedFunction) {
         List<String> parts = CollectionConverters.asJava(((UnresolvedFunction) e).nameParts());
