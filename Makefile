@@ -8,13 +8,13 @@ DELTA_ARTIFACT := io.delta:delta-spark_4.1_2.13:4.3.1
 PERSONS ?= 100000
 SEED    ?= 2560
 
-.PHONY: demo test setup venv jars authz ldap serviceuser key dist check lint bench clean
+.PHONY: demo test setup venv jars s3jars hdfs authz ldap serviceuser key dist check lint bench clean
 
 demo: venv jars key
 	$(VENV)/bin/pooling demo --persons $(PERSONS) --seed $(SEED)
 
 # Tests make their own keys and data under temporary folders.
-test: venv jars authz ldap serviceuser
+test: venv jars s3jars hdfs authz ldap serviceuser
 	$(VENV)/bin/pytest -q
 
 setup: venv jars authz ldap serviceuser key
@@ -32,6 +32,20 @@ jars: $(JARS)/.fetched
 $(JARS)/.fetched: build/delta-jars.pom.xml
 	mvn -B -q -f build/delta-jars.pom.xml dependency:copy-dependencies \
 	    -DincludeScope=runtime -DoutputDirectory=$(abspath $(JARS))
+	touch $@
+
+# Hadoop's S3A connector (hadoop-aws + the AWS SDK bundle, ~600 MB) for zones on s3a://.
+s3jars: .cache/jars-s3/.fetched
+.cache/jars-s3/.fetched: build/s3-jars.pom.xml
+	mvn -B -q -f build/s3-jars.pom.xml dependency:copy-dependencies \
+	    -DincludeScope=runtime -DoutputDirectory=$(abspath .cache/jars-s3)
+	touch $@
+
+# Hadoop's MiniDFSCluster: the tests start a real HDFS with it, in a JVM of its own.
+hdfs: .cache/hdfs/.fetched
+.cache/hdfs/.fetched: build/hdfs-test.pom.xml
+	mvn -B -q -f build/hdfs-test.pom.xml dependency:copy-dependencies \
+	    -DincludeScope=runtime -DoutputDirectory=$(abspath .cache/hdfs)
 	touch $@
 
 # The analysts' access rule (a Spark session extension), compiled against the installed PySpark.

@@ -37,6 +37,7 @@ def _spark_session(event_log_dir: Path, tmp_path_factory: pytest.TempPathFactory
     spark = build_session(
         profile,
         base_dir=REPO,
+        s3=True,  # the S3A connector, for the tests on a real object store (test_remote_stores)
         extra_conf={
             "spark.sql.shuffle.partitions": "2",
             "spark.default.parallelism": "2",

@@ -40,7 +40,7 @@ def synth(args: argparse.Namespace) -> int:
         SynthPlan(args.persons, args.seed, reference_date=ctx.conf.standard.reference_date),
     )
     try:
-        write_extracts(synthetic, args.out)
+        write_extracts(synthetic, str(args.out))
     finally:
         synthetic.release()
     print(f"wrote extracts and manifest.json under {args.out} in {time.monotonic() - t0:.0f} s")

@@ -18,7 +18,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql.types import StringType, StructField, StructType, TimestampType
 
 from pooling.core.errors import AuditError
-from pooling.core.tables import ensure_append_only, local_writer_lock
+from pooling.core.storage import local_commit_lock
+from pooling.core.tables import ensure_append_only, retry_on_conflict
 
 SCHEMA = StructType(
     [
@@ -90,7 +91,11 @@ def record_many(spark: SparkSession, audit_path: str, events: Sequence[Event]) -
     if not rows:
         return []
     batch = spark.createDataFrame(rows, SCHEMA)
-    with local_writer_lock(audit_path):  # every job and the SQL endpoint append here
-        ensure_append_only(spark, audit_path, _DDL, DESCRIPTION)
-        batch.write.format("delta").mode("append").save(audit_path)
+
+    def append() -> None:
+        with local_commit_lock(audit_path):  # every job and the SQL endpoint append here
+            ensure_append_only(spark, audit_path, _DDL, DESCRIPTION)
+            batch.write.format("delta").mode("append").save(audit_path)
+
+    retry_on_conflict(append, table=audit_path)
     return [r[0] for r in rows]

@@ -64,6 +64,10 @@ class AuditError(PoolingError, ValueError):
     """An event the audit register cannot take (an action it does not know)."""
 
 
+class WriteConflictError(PoolingError, RuntimeError):
+    """A commit that kept losing to other writers of the same table."""
+
+
 # Every error raised on purpose, by the service or by the standard it applies.
 EXPECTED = (PoolingError, PseudonymizeError)
 
@@ -83,4 +87,5 @@ __all__ = [
     "ReviewError",
     "UnknownNameError",
     "UsageError",
+    "WriteConflictError",
 ]

@@ -57,6 +57,25 @@ def delta_jars(jars_dir: Path) -> list[Path]:
     return [j for j in jars if _artifact(j) not in shipped]
 
 
+def s3_jars(jars_dir: Path) -> list[Path]:
+    """Hadoop's S3A connector and the AWS SDK it needs (``make s3jars``), minus what Spark ships."""
+    import pyspark
+
+    jars = sorted(jars_dir.glob("*.jar")) if jars_dir.is_dir() else []
+    if not any(j.name.startswith("hadoop-aws-") for j in jars):
+        raise ConfigError(
+            f"a zone is on s3a:// but the S3A connector is not in {jars_dir}. Run `make s3jars` "
+            "to fetch hadoop-aws and the AWS SDK bundle from Maven Central."
+        )
+    shipped = {_artifact(j) for j in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
+    return [j for j in jars if _artifact(j) not in shipped]
+
+
+def _on_s3(profile: Profile) -> bool:
+    uris = [profile.storage.root, *profile.storage.zones.values()]
+    return any(expand_env(u).startswith("s3a://") for u in uris)
+
+
 def submitted_conf() -> dict[str, str]:
     """The settings ``spark-submit`` gave this driver (``--master``, ``--conf``, its
     ``spark-defaults.conf``), or nothing when Python started on its own.
@@ -78,6 +97,7 @@ def build_session(
     base_dir: Path,
     jars_dir: Path | None = None,
     extra_conf: dict[str, str] | None = None,
+    s3: bool | None = None,
 ) -> SparkSession:
     """A Delta-enabled SparkSession for ``profile``.
 
@@ -85,12 +105,17 @@ def build_session(
     ``conf/``). Settings come from the profile; ``extra_conf`` is for tests and benchmarks. Under
     ``spark-submit``, what the command line set wins over the profile (Spark's own order: flags
     before defaults), so the same job runs unchanged on any cluster, sized by whoever submits it.
+
+    The S3A connector is added when a zone is on ``s3a://`` (``s3`` forces it on or off): its SDK
+    bundle is large, and executors would fetch it for nothing.
     """
     jars_dir = jars_dir or base_dir / ".cache" / "jars"
     submitted = submitted_conf()
     jars = [j for j in submitted.get("spark.jars", "").split(",") if j]
     if not submitted:
         jars = [str(j) for j in delta_jars(jars_dir)]
+        if _on_s3(profile) if s3 is None else s3:
+            jars += [str(j) for j in s3_jars(base_dir / ".cache" / "jars-s3")]
     elif not any("delta-spark" in j for j in [*jars, submitted.get("spark.jars.packages", "")]):
         # The driver JVM is already running: jars set from here would reach the executors only.
         raise ConfigError(

@@ -10,12 +10,18 @@ A bare path (no scheme) is a local path, as everywhere in the configuration.
 
 from __future__ import annotations
 
+import fcntl
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
 
 _CHUNK = 1 << 20
+_ATOMIC_RENAME = ("file", "hdfs", "viewfs")
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,12 @@ class Storage:
         return str(fs.makeQualified(path).toString())
 
     # -- questions
+
+    def renames_atomically(self, uri: str) -> bool:
+        """Whether a rename on this store is one atomic step (local disk, HDFS), not the copy and
+        delete of an object store (S3), which a reader can see halfway."""
+        fs, _ = self._fs(uri)
+        return fs.getUri().getScheme() in _ATOMIC_RENAME
 
     def exists(self, uri: str) -> bool:
         fs, path = self._fs(uri)
@@ -98,6 +110,16 @@ class Storage:
         finally:
             stream.close()
 
+    def open_read(self, uri: str) -> io.BufferedReader:
+        """The file as a Python binary stream, read from the store a megabyte at a time."""
+        fs, path = self._fs(uri)
+        return io.BufferedReader(_JavaInput(fs.open(path)), _CHUNK)
+
+    def open_write(self, uri: str) -> io.BufferedWriter:
+        """A new file (replacing any), written through a Python binary stream."""
+        fs, path = self._fs(uri)
+        return io.BufferedWriter(_JavaOutput(fs.create(path, True)), _CHUNK)
+
     def read_text(self, uri: str) -> str:
         return self.read_bytes(uri).decode("utf-8")
 
@@ -108,7 +130,7 @@ class Storage:
         fs, path = self._fs(uri)
         fs.mkdirs(path.getParent())
         scheme = fs.getUri().getScheme()
-        atomic = scheme in ("file", "hdfs", "viewfs")
+        atomic = scheme in _ATOMIC_RENAME
         Path = self._jvm.org.apache.hadoop.fs.Path
         target = Path(path.getParent(), f".{path.getName()}.partial") if atomic else path
         stream = fs.create(target, True)
@@ -169,3 +191,65 @@ class Storage:
             stream = self._jvm.java.security.DigestInputStream(fs.open(path), digest)
             self._jvm.org.apache.hadoop.io.IOUtils.copyBytes(stream, sink, _CHUNK, True)
         return bytes(digest.digest()).hex()
+
+
+@contextmanager
+def local_commit_lock(path: str) -> Iterator[None]:
+    """On a local disk, hold an exclusive lock across processes while committing to a table that
+    several processes write (the audit register: every job, the SQL endpoint, two ingests at once).
+
+    Delta's optimistic concurrency relies on the log store writing ``_delta_log/N.json`` only if
+    it is absent. HDFS, ADLS and GCS do that atomically, so there Delta's own retry is enough (S3
+    needs the DynamoDB log store or a single writer, see the README). Hadoop's local file system
+    checks, then renames: atomic within one JVM only, so two drivers on one machine could both
+    write version N and one commit would vanish. An ``flock`` on a file beside the table closes
+    that window; on every other store this is a no-op.
+    """
+    if "://" in path and not path.startswith("file:/"):
+        yield
+        return
+    table = Path(path.removeprefix("file:"))
+    table.parent.mkdir(parents=True, exist_ok=True)
+    with (table.parent / f".{table.name}.lock").open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class _JavaInput(io.RawIOBase):
+    """A Java ``InputStream`` as a Python raw stream (``readNBytes`` returns bytes by value)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        chunk = bytes(self._stream.readNBytes(len(buffer)))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stream.close()
+        super().close()
+
+
+class _JavaOutput(io.RawIOBase):
+    def __init__(self, stream):
+        self._stream = stream
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._stream.write(bytearray(data))
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stream.close()
+        super().close()

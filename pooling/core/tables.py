@@ -7,17 +7,23 @@ never data without its description, key id or lineage.
 
 from __future__ import annotations
 
-import fcntl
 import json
+import logging
+import random
+import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TypeVar
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from pooling.core.errors import WriteConflictError
+
+log = logging.getLogger("pooling.tables")
+T = TypeVar("T")
 PREFIX = "pooling."
 CONSTRAINT_PREFIX = "delta.constraints."
 _USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
@@ -262,25 +268,41 @@ def vacuum(spark: SparkSession, path: str, retain_hours: int, *, dry_run: bool) 
         spark.conf.set(_VACUUM_CHECK, check)
 
 
-@contextmanager
-def local_writer_lock(path: str) -> Iterator[None]:
-    """Hold an exclusive lock, across processes, while committing to a table several processes
-    write (the audit register: every job, the SQL endpoint, two ingests at once).
+# Delta's answers to a commit that lost a race with another writer (delta.exceptions and the
+# JVM's). A blind append never conflicts logically: it is retried against the new version.
+_CONFLICTS = {
+    "ConcurrentAppendException",
+    "ConcurrentDeleteReadException",
+    "ConcurrentDeleteDeleteException",
+    "ConcurrentTransactionException",
+    "ConcurrentWriteException",
+    "MetadataChangedException",
+    "ProtocolChangedException",
+}
 
-    Delta's optimistic concurrency relies on the log store writing ``_delta_log/N.json`` only if
-    it is absent. HDFS, ADLS and GCS do that atomically (S3 needs the DynamoDB log store, see the
-    README). Hadoop's local file system checks, then renames: atomic within one JVM only, so two
-    drivers on one machine could both write version N and one commit would vanish. An ``flock`` on
-    a file beside the table closes that window; on other storage this is a no-op.
-    """
-    if "://" in path and not path.startswith("file:/"):
-        yield
-        return
-    table = Path(path.removeprefix("file:"))
-    table.parent.mkdir(parents=True, exist_ok=True)
-    with (table.parent / f".{table.name}.lock").open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+
+def is_conflict(error: BaseException) -> bool:
+    names = {type(error).__name__}
+    java = getattr(error, "java_exception", None)
+    if java is not None:
+        names.add(str(java.getClass().getSimpleName()))
+    return bool(names & _CONFLICTS)
+
+
+def retry_on_conflict(commit: Callable[[], T], *, table: str, attempts: int = 5) -> T:
+    """Run ``commit``, again (up to ``attempts`` times, with a growing random wait) when Delta's
+    optimistic concurrency says another writer committed first; then fail naming the table."""
+    for attempt in range(1, attempts + 1):
         try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            return commit()
+        except Exception as e:
+            if not is_conflict(e):
+                raise
+            if attempt == attempts:
+                raise WriteConflictError(
+                    f"{table}: {attempts} commits in a row lost to other writers "
+                    f"({type(e).__name__}); try again when the other job has finished"
+                ) from e
+            log.info("%s: commit lost to another writer; retry %d", table, attempt)
+            time.sleep(random.uniform(0.1, 0.4) * attempt)
+    raise AssertionError("unreachable")

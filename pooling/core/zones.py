@@ -30,7 +30,8 @@ class Zones:
     def for_profile(cls, profile: Profile, base_dir: Path) -> Zones:
         roots = cls.under(resolve_path(profile.storage.root, base_dir)).roots
         for zone, uri in profile.storage.zones.items():
-            roots[zone] = resolve_path(uri, base_dir)
+            if expand_env(uri):  # an override left empty (``${VAR:-}``): the zone stays put
+                roots[zone] = resolve_path(uri, base_dir)
         return cls(roots)
 
     def _path(self, zone: str, *parts: str) -> str:

@@ -27,6 +27,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pooling.core.errors import UsageError
+from pooling.core.storage import Storage
 from pooling.core.zones import Zones
 from pseudonymize import hmac_sha256, padded_keys
 
@@ -206,12 +207,12 @@ def bench_synth(spark: SparkSession, persons: int, seed: int, out: str) -> str:
         t0 = time.perf_counter()
         synthetic = generate(spark, SynthPlan(persons=persons, seed=seed))
         try:
-            manifest = write_extracts(synthetic, Path(out))
+            manifest = write_extracts(synthetic, str(out))
         finally:
             synthetic.release()
         seconds = time.perf_counter() - t0
     rows = sum(d["rows"] for d in manifest["datasets"].values())
-    size = sum(p.stat().st_size for p in Path(out).rglob("*") if p.is_file())
+    size = sum(f.size for f in Storage(spark).files(str(out)))
     return (
         f"synth {persons:,} persons: {len(manifest['datasets'])} extracts, {rows:,} rows, "
         f"{size / 2**20:,.0f} MiB in {seconds:,.0f} s = {rows / seconds:,.0f} rows/s; "

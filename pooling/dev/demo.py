@@ -9,7 +9,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -182,9 +181,9 @@ def _synthesise(
     synthetic = generate(spark, plan)
     try:
         manifest = (
-            write_extracts(synthetic, Path(landing))
+            write_extracts(synthetic, landing)
             if subset is None
-            else write_extracts(synthetic, Path(landing), datasets=subset[0], truths=subset[1])
+            else write_extracts(synthetic, landing, datasets=subset[0], truths=subset[1])
         )
     finally:
         synthetic.release()

@@ -13,6 +13,7 @@ from pyspark.sql import SparkSession
 from pooling.core import tables
 from pooling.core.storage import Storage
 from pooling.core.zones import Zones
+from pooling.review.release import is_released
 
 CATALOG_ZONES = ("linkage", "deidentified", "pools", "outputs", "released", "audit")
 
@@ -39,8 +40,8 @@ def delta_tables(storage: Storage, root: str) -> list[tuple[str, ...]]:
         entries = storage.list("/".join([root.rstrip("/"), *parts]))
         if any(e.name == "_delta_log" and e.is_dir for e in entries):
             found.append(parts)
-        else:
-            todo.extend((*parts, e.name) for e in entries if e.is_dir)
+        else:  # ".staging-…" and other dot folders are work in progress, not tables
+            todo.extend((*parts, e.name) for e in entries if e.is_dir and e.name[0] != ".")
     return sorted(p for p in found if p)
 
 
@@ -52,6 +53,8 @@ def list_tables(spark: SparkSession, zones: Zones) -> list[TableInfo]:
         root = zones.roots[zone]
         for parts in delta_tables(storage, root):
             path = "/".join([root.rstrip("/"), *parts])
+            if zone == "released" and not is_released(storage, path.rsplit("/", 1)[0]):
+                continue  # a release still being copied (S3): not released yet
             version = tables.last_commit(spark, path).version
             properties = tables.properties(spark, path)
             found.append(TableInfo(".".join([zone, *parts]), path, version, properties))

@@ -30,10 +30,15 @@ def find(infos: list[TableInfo], name: str) -> TableInfo:
     raise UnknownNameError(f"no table {name!r} in the catalog. {hint}")
 
 
+def _normal(path: str) -> str:
+    """A table path as a key: local paths normalised; a URI (``hdfs://…``) as written."""
+    return path.rstrip("/") if "://" in path else str(Path(path))
+
+
 def lineage(spark: SparkSession, zones: Zones, name: str) -> list[str]:
     """Where a table came from: table → the table versions it read → … → the source extract."""
     infos = list_tables(spark, zones)
-    by_path = {t.path: t for t in infos}
+    by_path = {_normal(t.path): t for t in infos}
     lines: list[str] = []
 
     def walk(t: TableInfo, depth: int, version: int | None) -> None:
@@ -48,7 +53,7 @@ def lineage(spark: SparkSession, zones: Zones, name: str) -> list[str]:
                 f"(ingested {t.properties.get('ingested_at', '?')})"
             )
         for parent in json.loads(t.properties.get("lineage", "[]")):
-            src = by_path.get(str(Path(parent["table"])))
+            src = by_path.get(_normal(parent["table"]))
             if src is None:
                 lines.append(f"{pad}  {parent['table']} @ v{parent['version']} (no longer present)")
             else:

@@ -3,6 +3,11 @@
 ``pool_pseudonym = HMAC-SHA256(pool_key(project), linkage_pseudonym)`` with the pool key derived by
 HKDF from the master key. Only the columns the project's spec allows enter the pool
 (minimisation). Pseudonyms are equal across the tables of one pool and unlinkable between pools.
+
+A build is atomic as a whole: its tables are written one by one, then the build marker
+``pools/<project>/_build.json`` (replaced in one step) names the version of each. Project runs
+read the tables at those versions, never "the latest", so a build that dies between two tables
+leaves the pool as the previous build made it.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ from pooling.core import audit, tables
 from pooling.core.config import Conf, PoolSource, ProjectSpec
 from pooling.core.constraints import as_properties, contract_constraints, pool_constraints
 from pooling.core.errors import ContractError
+from pooling.core.storage import Storage
 from pooling.core.zones import Zones
 from pseudonymize import SecretKey, derive_pool_key, hmac_sha256
 from pseudonymize.standard import LINKAGE_PSEUDONYM, POOL_PSEUDONYM
 
 log = logging.getLogger("pooling.pools")  # the name it had before the layout: logs are read by it
+BUILD_MARKER = "_build.json"
 
 
 def to_pool(
@@ -73,6 +80,14 @@ def build_pool(
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for table, src in spec.pool.items():
         _build_table(spark, conf, zones, master_key, spec, pool_key, table, src, report, now)
+    marker = {
+        "project": project,
+        "built_at": now,
+        "key_id": pool_key.key_id,
+        "key_version": spec.pool_key_version,
+        "tables": {t: {"path": w.path, "version": w.version} for t, w in report.tables.items()},
+    }
+    Storage(spark).write_text(build_marker(zones, project), json.dumps(marker, indent=1) + "\n")
     audit.record(
         spark,
         zones.audit,
@@ -172,18 +187,34 @@ def _column_comments(spark: SparkSession, source: str, columns: list[str]) -> di
     }
 
 
+def build_marker(zones: Zones, project: str) -> str:
+    return zones.pool(project, BUILD_MARKER)
+
+
+def built_versions(spark: SparkSession, zones: Zones, project: str) -> dict[str, int]:
+    """The version of each pool table that the last complete build committed."""
+    storage, marker = Storage(spark), build_marker(zones, project)
+    if not storage.exists(marker):
+        raise ContractError(
+            f"pool {project} has no complete build ({marker} is missing); run `pooling pool "
+            f"--project {project}` first"
+        )
+    built = json.loads(storage.read_text(marker))
+    return {t: int(v["version"]) for t, v in built["tables"].items()}
+
+
 def pool_tables(
     spark: SparkSession, zones: Zones, spec: ProjectSpec
 ) -> dict[str, tuple[DataFrame, int]]:
-    """The pool's tables at their current versions, for a project run."""
-    out = {}
-    for table in spec.pool:
-        path = zones.pool(spec.name, table)
-        if not tables.exists(spark, path):
-            raise ContractError(
-                f"pool {spec.name} has no table {table}; run `pooling pool "
-                f"--project {spec.name}` first"
-            )
-        version = tables.last_commit(spark, path).version
-        out[table] = (tables.read_version(spark, path, version), version)
-    return out
+    """The pool's tables at the versions of its last complete build, for a project run."""
+    built = built_versions(spark, zones, spec.name)
+    missing = sorted(set(spec.pool) - set(built))
+    if missing:
+        raise ContractError(
+            f"pool {spec.name}: the last build has no table {', '.join(missing)} (the project "
+            f"now takes more); run `pooling pool --project {spec.name}` again"
+        )
+    return {
+        t: (tables.read_version(spark, zones.pool(spec.name, t), built[t]), built[t])
+        for t in spec.pool
+    }

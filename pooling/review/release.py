@@ -1,7 +1,10 @@
 """Release: approved outputs into ``released/``, whole or not at all.
 
-A release is staged next to ``released/<project>/`` and renamed into place as a whole, with its
-``manifest.json`` inside: ``released/`` never holds a partial or unapproved output.
+Where the store renames atomically (local disk, HDFS), a release is staged next to
+``released/<project>/`` and renamed into place as a whole. On an object store (S3) a rename is a
+copy that a reader could see halfway, so the release is written in place. Either way its
+``manifest.json``, written last, is the commit marker that readers require: a run folder without
+it is not released, and the next release of the run clears it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pooling.core.errors import ReviewError
 from pooling.core.storage import Storage
 from pooling.core.zones import Zones
 from pooling.outputs import reports
-from pooling.outputs.manifest import APPROVED
+from pooling.outputs.manifest import APPROVED, MANIFEST
 from pooling.review.examine import OutputReview, RunReview
 
 log = logging.getLogger("pooling.review")  # the name it had before the layout: logs are read by it
@@ -42,10 +45,16 @@ def release(
     """
     storage = Storage(spark)
     final = zones.released(run.project, run.run_id)
+    atomic = storage.renames_atomically(final)
+    # Where a rename is a copy (S3), the release is written in place: the manifest, written
+    # last, is what makes it released.
     staging = f"{zones.released(run.project, '').rstrip('/')}/.staging-{run.run_id}"
-    if storage.exists(final):
+    staging = staging if atomic else final
+    if is_released(storage, final):
         raise ReviewError(f"{final} already exists; a run is released once")
-    storage.delete(staging, recursive=True)  # what an interrupted release left
+    # What an interrupted release left: its staging, or (S3) a folder without its manifest.
+    storage.delete(staging, recursive=True)
+    storage.delete(final, recursive=True)
     storage.mkdirs(staging)
     released = {}
     for n in outputs:
@@ -89,11 +98,12 @@ def release(
         "pool_versions": run.manifest.pool_versions,
         "outputs": released,
     }
-    storage.write_text(
-        f"{staging}/manifest.json", json.dumps(manifest, indent=2, default=str) + "\n"
-    )
-    # Delta logs hold relative file paths, so the staged tables stay valid when renamed.
-    storage.rename(staging, final)
+    # The commit marker, last: one PUT on S3; on the other stores inside the staged folder,
+    # renamed into place with it in one step (Delta logs hold relative file paths, so the staged
+    # tables stay valid when renamed).
+    storage.write_text(f"{staging}/{MANIFEST}", json.dumps(manifest, indent=2, default=str) + "\n")
+    if atomic:
+        storage.rename(staging, final)
     audit.record(
         spark,
         zones.audit,
@@ -104,6 +114,11 @@ def release(
     )
     log.info("released %s: %s -> %s", run.ref, ", ".join(released), final)
     return final
+
+
+def is_released(storage: Storage, folder: str) -> bool:
+    """Whether ``released/<project>/<run>`` is a whole release (its manifest, written last)."""
+    return storage.exists(f"{folder.rstrip('/')}/{MANIFEST}")
 
 
 def _release_frame(spark: SparkSession, r: OutputReview, released: pd.DataFrame):

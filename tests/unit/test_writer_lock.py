@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pooling.core.tables import local_writer_lock
+from pooling.core.storage import local_commit_lock
 
 TRY_LOCK = """
 import fcntl, sys
@@ -27,15 +27,15 @@ def _other_process_tries(lock: Path) -> str:
 def test_another_process_waits_while_a_commit_holds_the_lock(tmp_path):
     table = tmp_path / "audit" / "events"
     lock = table.parent / ".events.lock"
-    with local_writer_lock(str(table)):
+    with local_commit_lock(str(table)):
         assert _other_process_tries(lock) == "blocked"
     assert _other_process_tries(lock) == "got"
-    with local_writer_lock(f"file://{table}"):  # a file: URI is the same table
+    with local_commit_lock(f"file://{table}"):  # a file: URI is the same table
         assert _other_process_tries(lock) == "blocked"
 
 
 def test_storage_with_atomic_commits_needs_no_lock(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with local_writer_lock("hdfs://namenode:8020/pooling/audit/events"):
+    with local_commit_lock("hdfs://namenode:8020/pooling/audit/events"):
         pass
     assert not list(tmp_path.rglob("*"))

@@ -9,15 +9,14 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
 import time
 from collections.abc import Callable, Collection
 from dataclasses import asdict
-from pathlib import Path
 
 from pyspark.sql import DataFrame
 from pyspark.storagelevel import StorageLevel
 
+from pooling.core.storage import Storage
 from pooling.dev.synth.extracts import Extract, Synthetic
 from pooling.dev.synth.plan import SynthPlan
 from pooling.dev.synth.truth import TRUTH_COLUMNS, TRUTHS, Accepted, accepted_rows, fault_counts
@@ -33,44 +32,45 @@ def _files(plan: SynthPlan, extract: Extract) -> int:
     return max(1, math.ceil(plan.persons / PERSONS_PER_FILE))
 
 
-def _write(extract: Extract, rows: DataFrame, path: Path, n_files: int) -> None:
+def _write(extract: Extract, rows: DataFrame, path: str, n_files: int) -> None:
     """Write deterministically: hash-partitioned by the record key, each file sorted by all its
     columns, files renamed part-00000.<ext> ..., Spark's bookkeeping files removed."""
+    storage = Storage(rows.sparkSession)
     spec = extract.spec
     cols = extract.columns
     df = rows.select(*cols).repartition(n_files, *spec.key).sortWithinPartitions(*cols)
     writer = df.write.mode("overwrite")
     if spec.format == "csv":
-        writer.option("header", True).option("encoding", "UTF-8").csv(str(path))
+        writer.option("header", True).option("encoding", "UTF-8").csv(path)
     elif spec.format == "json":
-        writer.json(str(path))
+        writer.json(path)
     else:
-        writer.parquet(str(path))
+        writer.parquet(path)
     ext = {"csv": ".csv", "json": ".json", "parquet": ".parquet"}[spec.format]
-    for f in sorted(path.iterdir()):
+    for f in storage.list(path):
         if f.name.startswith("part-"):
-            target = path / f"{f.name[:10]}{ext}"
-            f.rename(target)
+            target = f"{path}/{f.name[:10]}{ext}"
             if spec.format == "csv" and (spec.bom or spec.crlf):
-                _rewrite_text(target, bom=spec.bom, crlf=spec.crlf)
+                _rewrite_text(storage, f.uri, target, bom=spec.bom, crlf=spec.crlf)
+            else:
+                storage.rename(f.uri, target)
         else:
-            f.unlink()  # _SUCCESS and .crc files
+            storage.delete(f.uri, recursive=True)  # _SUCCESS, .crc files, S3's _temporary/
 
 
-def _rewrite_text(path: Path, *, bom: bool, crlf: bool) -> None:
+def _rewrite_text(storage: Storage, source: str, target: str, *, bom: bool, crlf: bool) -> None:
     """Add a UTF-8 byte-order mark and/or Windows line ends, as some agencies' exports have."""
-    tmp = path.with_suffix(".tmp")
-    with path.open("rb") as src, tmp.open("wb") as dst:
+    with storage.open_read(source) as src, storage.open_write(target) as dst:
         if bom:
             dst.write(b"\xef\xbb\xbf")
         for line in src:
             dst.write(line[:-1] + b"\r\n" if crlf and line.endswith(b"\n") else line)
-    tmp.replace(path)
+    storage.delete(source)
 
 
 def write_extracts(
     synthetic: Synthetic,
-    out_dir: Path,
+    out_dir: str,
     progress: Callable[[str], None] = log.info,
     *,
     datasets: Collection[str] | None = None,
@@ -88,9 +88,9 @@ def write_extracts(
     )
     if unknown:
         raise ValueError(f"unknown extract or truth name(s) {unknown}")
-    out_dir = Path(out_dir)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
+    out_dir = str(out_dir).rstrip("/")
+    storage = Storage(synthetic.people.sparkSession)
+    storage.delete(out_dir, recursive=True)
     manifest: dict[str, object] = {"plan": asdict(synthetic.plan), "datasets": {}, "truth": {}}
     accepted: Accepted = {}
     for name, extract in synthetic.extracts.items():
@@ -100,7 +100,12 @@ def write_extracts(
         spec = extract.spec
         # Computed once: written, counted, and its accepted rows kept for the ground truth.
         rows = extract.rows.persist(StorageLevel.MEMORY_AND_DISK)
-        _write(extract, rows, out_dir / spec.agency / spec.dataset, _files(synthetic.plan, extract))
+        _write(
+            extract,
+            rows,
+            f"{out_dir}/{spec.agency}/{spec.dataset}",
+            _files(synthetic.plan, extract),
+        )
         counts = fault_counts(extract, rows)
         if name in TRUTH_COLUMNS:
             accepted[name] = (
@@ -133,5 +138,5 @@ def write_extracts(
         df.unpersist()
     progress(f"synth ground truth in {time.monotonic() - t0:.1f}s")
     text = json.dumps(manifest, indent=1, ensure_ascii=False, default=str, sort_keys=True)
-    (out_dir / "manifest.json").write_text(text + "\n", encoding="utf-8")
+    storage.write_text(f"{out_dir}/manifest.json", text + "\n")
     return manifest
