@@ -64,6 +64,10 @@ class AuditError(PoolingError, ValueError):
     """An event the audit register cannot take (an action it does not know)."""
 
 
+class TableNotFoundError(PoolingError, FileNotFoundError):
+    """A path that holds no Delta table."""
+
+
 class WriteConflictError(PoolingError, RuntimeError):
     """A commit that kept losing to other writers of the same table."""
 
@@ -86,6 +90,7 @@ __all__ = [
     "PseudonymizeError",
     "ReviewError",
     "UnknownNameError",
+    "TableNotFoundError",
     "UsageError",
     "WriteConflictError",
 ]

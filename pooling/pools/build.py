@@ -128,7 +128,7 @@ def _build_table(
             f"pool {project}: table {table} needs {src.agency}.{src.dataset}, which has not "
             f"been ingested ({source} is not a Delta table). Run `pooling ingest` first."
         )
-    version = tables.last_commit(spark, source).version
+    version = tables.current_version(spark, source)
     report.sources[table] = {"table": source, "version": version}
     src_props = tables.properties(spark, source)
     if src_props.get("key_id") != master_key.key_id:
