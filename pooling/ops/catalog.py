@@ -6,6 +6,7 @@ catalog is read from the tables themselves; there is no second register to fall 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
@@ -15,6 +16,7 @@ from pooling.core.storage import Storage
 from pooling.core.zones import Zones
 from pooling.review.release import is_released
 
+_COMMIT = re.compile(r"^\d{20}\.(json|checkpoint\.parquet)$|^\d{20}\.checkpoint\.")
 CATALOG_ZONES = ("linkage", "deidentified", "pools", "outputs", "released", "audit")
 
 
@@ -32,14 +34,20 @@ class TableInfo:
 
 def delta_tables(storage: Storage, root: str) -> list[tuple[str, ...]]:
     """The folders under ``root`` that hold a Delta table, as their parts below ``root``, in
-    order. A table's own folders are not walked: only the zone's folders above the tables."""
+    order. A table's own folders are not walked: only the zone's folders above the tables.
+
+    A ``_delta_log`` without a commit in it is no table: a first write that never landed, or the
+    empty folders an object store may keep after a table was deleted (SeaweedFS does).
+    """
     found: list[tuple[str, ...]] = []
     todo: list[tuple[str, ...]] = [()]
     while todo:
         parts = todo.pop()
         entries = storage.list("/".join([root.rstrip("/"), *parts]))
-        if any(e.name == "_delta_log" and e.is_dir for e in entries):
-            found.append(parts)
+        log = next((e for e in entries if e.name == "_delta_log" and e.is_dir), None)
+        if log is not None:
+            if any(_COMMIT.match(e.name) for e in storage.list(log.uri)):
+                found.append(parts)
         else:  # ".staging-…" and other dot folders are work in progress, not tables
             todo.extend((*parts, e.name) for e in entries if e.is_dir and e.name[0] != ".")
     return sorted(p for p in found if p)
@@ -55,7 +63,7 @@ def list_tables(spark: SparkSession, zones: Zones) -> list[TableInfo]:
             path = "/".join([root.rstrip("/"), *parts])
             if zone == "released" and not is_released(storage, path.rsplit("/", 1)[0]):
                 continue  # a release still being copied (S3): not released yet
-            version = tables.last_commit(spark, path).version
+            version = tables.current_version(spark, path)
             properties = tables.properties(spark, path)
             found.append(TableInfo(".".join([zone, *parts]), path, version, properties))
     return found

@@ -80,9 +80,14 @@ def test_the_catalog_finds_every_table_folder_through_the_storage_layer(storage,
 
     for table in ("low_income/welfare_registry", "low_income/justice_records", "water/plots"):
         (tmp_path / table / "_delta_log").mkdir(parents=True)
+        (tmp_path / table / "_delta_log" / f"{0:020d}.json").write_text("{}")
         (tmp_path / table / "part-0.parquet").write_bytes(b"x")
     (tmp_path / "water" / "plots" / "province_code=10" / "_delta_log").mkdir(parents=True)
     (tmp_path / "empty" / "folder").mkdir(parents=True)
+    # A log without a commit: a first write that never landed, or what a store kept of a table.
+    (tmp_path / "gone" / "table" / "_delta_log" / "_staged_commits").mkdir(parents=True)
+    (tmp_path / "low_income" / ".staging-1" / "t" / "_delta_log").mkdir(parents=True)
+    (tmp_path / "low_income" / ".staging-1" / "t" / "_delta_log" / f"{0:020d}.json").touch()
     assert delta_tables(storage, str(tmp_path)) == [
         ("low_income", "justice_records"),
         ("low_income", "welfare_registry"),
