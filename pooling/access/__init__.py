@@ -66,6 +66,9 @@ class AccessSettings(Strict):
     # may run on before that JVM is replaced.
     executor_memory: str = Field(default="2g", pattern=r"^[0-9]+[mg]$")
     kill_timeout_s: int = Field(default=10, gt=0)
+    # A local folder on the endpoint's host for its grants, spool and home. By default `_access/`
+    # beside a local audit zone; required when the zones are on HDFS or S3.
+    runtime_dir: str | None = None
 
 
 def load_settings(conf: Conf) -> AccessSettings:
@@ -86,14 +89,17 @@ class Runtime:
     folder: Path
 
     @classmethod
-    def for_zones(cls, zones: Zones) -> Runtime:
+    def for_zones(cls, zones: Zones, settings: AccessSettings) -> Runtime:
+        if settings.runtime_dir:
+            return cls(Path(expand_env(settings.runtime_dir)).resolve())
         audit_root = zones.roots["audit"]
         if "://" in audit_root:
             raise PoolingError(
-                f"the SQL endpoint keeps its grants and spool beside the audit zone, which is "
-                f"{audit_root}: run it with a local data root (see the README's cluster section)"
+                f"the SQL endpoint keeps its grants and spool on its own disk, by default beside "
+                f"the audit zone, which is {audit_root}: set runtime_dir in conf/access.yaml to "
+                "a local folder"
             )
-        return cls(Path(audit_root).parent / "_access")
+        return cls(Path(audit_root.removeprefix("file:")).parent / "_access")
 
     @property
     def grants(self) -> Path:
@@ -458,10 +464,13 @@ def lay_out_zones(zones: Zones, runtime: Runtime, user: pwd.struct_passwd) -> No
             continue
         Path(root).mkdir(parents=True, exist_ok=True)
         Path(root).chmod(0o700)
-    pools = Path(zones.roots["pools"])
-    pools.mkdir(parents=True, exist_ok=True)
-    pools.chmod(0o755)
-    for folder in {pools.parent, runtime.folder.parent}:
+    folders = {runtime.folder.parent}
+    if "://" not in zones.roots["pools"]:  # on HDFS or S3: the store's ACLs (see the README)
+        pools = Path(zones.roots["pools"])
+        pools.mkdir(parents=True, exist_ok=True)
+        pools.chmod(0o755)
+        folders.add(pools.parent)
+    for folder in folders:
         folder.chmod(folder.stat().st_mode | 0o111)  # traverse, not list
     runtime.folder.mkdir(exist_ok=True)
     runtime.folder.chmod(0o755)
@@ -476,7 +485,7 @@ def prepare(conf: Conf, zones: Zones, profile: Profile) -> tuple[Runtime, pwd.st
     service user to switch to (None when not started as root)."""
     refuse_key_in_env(profile)
     settings = load_settings(conf)
-    runtime = Runtime.for_zones(zones)
+    runtime = Runtime.for_zones(zones, settings)
     runtime.folder.mkdir(parents=True, exist_ok=True)
     user = None
     if os.geteuid() == 0:

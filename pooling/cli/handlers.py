@@ -171,7 +171,7 @@ def serve(args: argparse.Namespace) -> int:
     ldap = access.LdapSettings(args.ldap_url, args.ldap_base_dn)
     if args.endpoint:  # the Thrift server, started by the supervisor below as the service user
         access.preflight(ctx.profile, ctx.zones, ctx.base_dir)
-        runtime = access.Runtime.for_zones(ctx.zones)
+        runtime = access.Runtime.for_zones(ctx.zones, settings)
         spark = access.access_session(
             ctx.profile,
             ctx.conf,
