@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import io
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
 
+log = logging.getLogger("pooling.storage")
 _CHUNK = 1 << 20
 _ATOMIC_RENAME = ("file", "hdfs", "viewfs")
 
@@ -194,9 +196,10 @@ class Storage:
 
 
 @contextmanager
-def local_commit_lock(path: str) -> Iterator[None]:
+def local_commit_lock(path: str, *, waiting: str | None = None) -> Iterator[None]:
     """On a local disk, hold an exclusive lock across processes while committing to a table that
     several processes write (the audit register: every job, the SQL endpoint, two ingests at once).
+    ``waiting``, when given, is logged if another process holds the lock.
 
     Delta's optimistic concurrency relies on the log store writing ``_delta_log/N.json`` only if
     it is absent. HDFS, ADLS and GCS do that atomically, so there Delta's own retry is enough (S3
@@ -211,7 +214,12 @@ def local_commit_lock(path: str) -> Iterator[None]:
     table = Path(path.removeprefix("file:"))
     table.parent.mkdir(parents=True, exist_ok=True)
     with (table.parent / f".{table.name}.lock").open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting:
+                log.info("%s", waiting)
+            fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
         finally:

@@ -20,7 +20,7 @@ from typing import TypeVar
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from pooling.core.errors import TableNotFoundError, WriteConflictError
+from pooling.core.errors import InternalError, TableNotFoundError, WriteConflictError
 
 log = logging.getLogger("pooling.tables")
 T = TypeVar("T")
@@ -161,6 +161,27 @@ def upsert(
         int(m.get("numTargetRowsInserted", 0)),
         int(m.get("numTargetRowsUpdated", 0)),
     )
+
+
+def commit_with(spark: SparkSession, path: str, info: Mapping[str, str]) -> Merged:
+    """The newest commit still in the history that carries ``info``, as a merge's figures (a
+    table's first write counts all its rows as inserted)."""
+    history = spark.sql(f"DESCRIBE HISTORY {_ident(path)}").collect()
+    for h in history:
+        try:
+            carried = json.loads(h["userMetadata"]) if h["userMetadata"] else {}
+        except ValueError:
+            continue
+        if carried != dict(info):
+            continue
+        m = h["operationMetrics"] or {}
+        if h["operation"] == "MERGE":
+            inserted = int(m.get("numTargetRowsInserted", 0))
+            updated = int(m.get("numTargetRowsUpdated", 0))
+        else:
+            inserted, updated = int(m.get("numOutputRows", 0)), 0
+        return Merged(path, int(h["version"]), inserted, updated)
+    raise InternalError(f"{path}: no commit in its history carries {dict(info)}")
 
 
 def set_properties(spark: SparkSession, path: str, properties: Mapping[str, str]) -> None:

@@ -18,11 +18,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.storagelevel import StorageLevel
 
-from pooling.core import audit, tables
+from pooling.core import audit, failpoints, tables
 from pooling.core.config import AgencyContract, Conf, DatasetContract
 from pooling.core.constraints import as_properties, contract_constraints
-from pooling.core.errors import InternalError
-from pooling.core.storage import Storage
+from pooling.core.errors import InternalError, WriteConflictError
+from pooling.core.storage import Storage, local_commit_lock
 from pooling.core.zones import Zones
 from pooling.ingest.read import extract_checksum, read_extract, unreadable_as_error
 from pooling.ingest.report import IngestReport
@@ -72,32 +72,59 @@ def ingest(
     (which must then be complete), e.g. after the master key or the standard changed."""
     job = _plan(Storage(spark), conf, zones, master_key, agency, dataset, path, full_reload)
     report = job.report
-    exists = tables.exists(spark, report.table)
-    if exists and _done_before(spark, zones, job, master_key.key_id):
-        log.info(report.summary())
+    if _done_before(spark, zones, job, master_key.key_id):  # the same extract, ingested before
         return report
     checked = _read_and_check(spark, job)
     try:
-        _count(spark, job, checked)
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        common = {
-            "agency": agency,
-            "dataset": dataset,
-            "source_checksum": report.checksum,
-            "ingested_at": now,
-        }
-        deidentified = _deidentify(conf, job, checked, master_key)
-        _write_table(spark, conf, job, deidentified, _properties(conf, job, common), exists=exists)
-        # The quarantine (linkage zone only) keeps the bad rows as delivered, for the steward to
-        # fix. Each table's commit is atomic, but two tables cannot commit together: the big
-        # write comes first, then the quarantine, then the audit event that marks the ingest
-        # complete. A job killed anywhere before that event is redone whole by a rerun.
-        _quarantine(spark, zones, job, checked, common)
+        _count(spark, job, checked)  # a damaged extract stops here, before anything is written
+        # Two ingests of one dataset on one disk: the second waits here, then finds the first's
+        # work done (same extract) or replaces it. On HDFS Delta's own commit protocol decides,
+        # and the loser is refused naming the dataset (_write_table).
+        with local_commit_lock(
+            report.table, waiting=f"{agency}.{dataset}: waiting for another ingest of it to finish"
+        ):
+            if _done_before(spark, zones, job, master_key.key_id):
+                return report
+            _write(spark, conf, zones, job, checked, master_key)
+            _record(spark, zones, conf, job, master_key.key_id, actor)
     finally:
         checked.unpersist()
-    _record(spark, zones, conf, job, master_key.key_id, actor)
     log.info(report.summary())
     return report
+
+
+def _write(
+    spark: SparkSession,
+    conf: Conf,
+    zones: Zones,
+    job: _Job,
+    checked: DataFrame,
+    master_key: SecretKey,
+) -> None:
+    """The de-identified table, then the quarantine: each its own atomic commit."""
+    report = job.report
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    common = {
+        "agency": report.agency,
+        "dataset": report.dataset,
+        "source_checksum": report.checksum,
+        "ingested_at": now,
+    }
+    properties = _properties(conf, job, common)
+    exists = tables.exists(spark, report.table)
+    if exists and already_ingested(spark, report.table, job.batch, job.upsert, job.where):
+        # An ingest of this extract committed the table and died before its audit event: the
+        # table is kept as it is, and the rest done.
+        _finish_table(spark, job, properties)
+    else:
+        deidentified = _deidentify(conf, job, checked, master_key)
+        _write_table(spark, conf, job, deidentified, properties, exists=exists)
+        failpoints.reached("ingest.table_written")
+    # The quarantine (linkage zone only) keeps the bad rows as delivered, for the steward to fix.
+    # Two tables cannot commit together: the big write comes first, then the quarantine, then
+    # the audit event that marks the ingest complete (_record). A rerun after a crash keeps what
+    # was committed and does the rest.
+    _quarantine(spark, zones, job, checked, common)
 
 
 # --------------------------------------------------------------------------- the phases, in order
@@ -136,16 +163,18 @@ def _plan(
 
 
 def _done_before(spark: SparkSession, zones: Zones, job: _Job, key_id: str) -> bool:
-    """True, with the report filled from the audit, when the table already holds this extract
-    (same key and standard) and the ingest that wrote it finished: nothing is to be done."""
+    """True, with the report filled from the audit, when the table holds this extract (same key
+    and standard) and the ingest that wrote it finished (its audit event): nothing to do."""
     report = job.report
     if not (
-        already_ingested(spark, report.table, job.batch, job.upsert, job.where)
+        tables.exists(spark, report.table)
+        and already_ingested(spark, report.table, job.batch, job.upsert, job.where)
         and counts_from_audit(spark, zones, report, key_id)
     ):
         return False
     report.skipped = True
-    report.version = tables.last_commit(spark, report.table).version
+    report.version = tables.current_version(spark, report.table)
+    log.info(report.summary())
     return True
 
 
@@ -236,6 +265,29 @@ def _write_table(
     exists: bool,
 ) -> None:
     """Merge into the table (upsert) or replace it, in one commit that carries the batch id."""
+    try:
+        _commit_table(spark, conf, job, deidentified, properties, exists=exists)
+    except Exception as e:
+        if not tables.is_conflict(e):
+            raise
+        # Not retried: the other writer's extract may differ, and which one should win is the
+        # steward's call. The table is as the other ingest left it.
+        raise WriteConflictError(
+            f"{job.where}: another ingest of {job.report.agency}.{job.report.dataset} committed "
+            f"to {job.report.table} while this one ran, so nothing of this run was written. "
+            "Run it again once the other has finished: the same extract is then skipped."
+        ) from None
+
+
+def _commit_table(
+    spark: SparkSession,
+    conf: Conf,
+    job: _Job,
+    deidentified: DataFrame,
+    properties: dict[str, str],
+    *,
+    exists: bool,
+) -> None:
     report, contract = job.report, job.contract
     if job.upsert and exists:
         merged = tables.upsert(spark, deidentified, report.table, RECORD_KEY, job.batch)
@@ -259,6 +311,30 @@ def _write_table(
     report.version = written.version
     if job.upsert:  # the first extract of an upsert dataset creates its table
         report.inserted, report.updated = report.accepted, 0
+
+
+def _finish_table(spark: SparkSession, job: _Job, properties: dict[str, str]) -> None:
+    """The table already holds this extract, written by an ingest that died before its audit
+    event: keep that commit, take its figures, and bring the properties up to date if that
+    ingest died before it could."""
+    report = job.report
+    if not job.upsert:
+        rows = int(tables.properties(spark, report.table).get("rows", -1))
+        if rows != report.accepted:
+            raise InternalError(
+                f"{job.where}: the table holds this extract with {rows} rows, this run accepts "
+                f"{report.accepted}; reload it with --full-reload"
+            )
+        report.version = tables.current_version(spark, report.table)
+        return
+    merged = tables.commit_with(spark, report.table, job.batch)
+    report.inserted, report.updated = merged.inserted, merged.updated
+    rows = tables.read_version(spark, report.table).count()
+    wanted = {**properties, "rows": str(rows)}
+    held = tables.properties(spark, report.table)
+    if any(held.get(k) != v for k, v in wanted.items() if k != "ingested_at"):
+        tables.set_properties(spark, report.table, wanted)
+    report.version = tables.current_version(spark, report.table)
 
 
 def _quarantine(
