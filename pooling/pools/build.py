@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 
-from pooling.core import audit, tables
+from pooling.core import audit, failpoints, tables
 from pooling.core.config import Conf, PoolSource, ProjectSpec
 from pooling.core.constraints import as_properties, contract_constraints, pool_constraints
 from pooling.core.errors import ContractError
@@ -80,6 +80,7 @@ def build_pool(
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for table, src in spec.pool.items():
         _build_table(spark, conf, zones, master_key, spec, pool_key, table, src, report, now)
+        failpoints.reached("pool.table_built")
     marker = {
         "project": project,
         "built_at": now,

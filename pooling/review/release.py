@@ -14,8 +14,9 @@ import logging
 
 import pandas as pd
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
-from pooling.core import audit, tables
+from pooling.core import audit, failpoints, tables
 from pooling.core.errors import ReviewError
 from pooling.core.storage import Storage
 from pooling.core.zones import Zones
@@ -51,7 +52,7 @@ def release(
     staging = f"{zones.released(run.project, '').rstrip('/')}/.staging-{run.run_id}"
     staging = staging if atomic else final
     if is_released(storage, final):
-        raise ReviewError(f"{final} already exists; a run is released once")
+        return _finish(spark, zones, run, final, outputs, suppressed, reviewer)
     # What an interrupted release left: its staging, or (S3) a folder without its manifest.
     storage.delete(staging, recursive=True)
     storage.delete(final, recursive=True)
@@ -89,6 +90,7 @@ def release(
             "suppressed": r.suppression.cells if suppressed else [],
             **results[n],
         }
+        failpoints.reached("release.output_staged")
     manifest = {
         "project": run.project,
         "run_id": run.run_id,
@@ -104,16 +106,62 @@ def release(
     storage.write_text(f"{staging}/{MANIFEST}", json.dumps(manifest, indent=2, default=str) + "\n")
     if atomic:
         storage.rename(staging, final)
+    failpoints.reached("release.moved")
+    _record(spark, zones, run, final, reviewer, {n: v["rows"] for n, v in released.items()})
+    log.info("released %s: %s -> %s", run.ref, ", ".join(released), final)
+    return final
+
+
+def _finish(
+    spark: SparkSession,
+    zones: Zones,
+    run: RunReview,
+    final: str,
+    outputs: list[str],
+    suppressed: bool,
+    reviewer: str,
+) -> str:
+    """The run is released already: by an approval that died before it could record the
+    release or mark the run decided. The same release is finished (its audit event, once);
+    any other is refused, since a run is released once."""
+    held = json.loads(Storage(spark).read_text(f"{final}/{MANIFEST}"))["outputs"]
+    cells = {n: run.outputs[n].suppression.cells if suppressed else [] for n in outputs}
+    wanted = json.loads(json.dumps(cells, default=str))  # as the manifest holds them
+    if {n: o["suppressed"] for n, o in held.items()} != wanted:
+        raise ReviewError(
+            f"{final} is released already, with outputs {sorted(held)} "
+            f"({sum(len(o['suppressed']) for o in held.values())} cells suppressed); "
+            "a run is released once"
+        )
+    log.info("%s: released by an earlier approval that did not finish; finishing it", run.ref)
+    _record(spark, zones, run, final, reviewer, {n: o["rows"] for n, o in held.items()})
+    return final
+
+
+def _record(
+    spark: SparkSession,
+    zones: Zones,
+    run: RunReview,
+    final: str,
+    reviewer: str,
+    rows: dict[str, int],
+) -> None:
+    """The release's audit event, unless an earlier attempt of the same release recorded it."""
+    if tables.exists(spark, zones.audit) and (
+        tables.read_version(spark, zones.audit)
+        .where((F.col("action") == "release") & (F.col("subject") == run.ref))
+        .limit(1)
+        .count()
+    ):
+        return
     audit.record(
         spark,
         zones.audit,
         action="release",
         subject=run.ref,
         actor=reviewer,
-        details={"path": final, "outputs": {n: v["rows"] for n, v in released.items()}},
+        details={"path": final, "outputs": rows},
     )
-    log.info("released %s: %s -> %s", run.ref, ", ".join(released), final)
-    return final
 
 
 def is_released(storage: Storage, folder: str) -> bool:
