@@ -6,13 +6,11 @@ the extracts the shared demo generated.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,54 +20,26 @@ from pooling.core import tables
 from pooling.core.errors import ContractError, ExtractUnreadableError, UnknownNameError
 from pooling.core.zones import Zones
 from pooling.ingest import ingest
+from tests.system.jobs import (
+    REPO,
+    demo_extract,
+    env_for,
+    events,
+    ingest_cmd,
+    key,
+    pooling,
+    versions,
+)
 
-REPO = Path(__file__).resolve().parents[2]
-POOLING = Path(sys.executable).parent / "pooling"
-KEY = bytes(range(100, 132))
 pytestmark = pytest.mark.slow
-
-
-def _extract(demo, name: str) -> Path:
-    report = demo[0]
-    return Path(report.landing) / report.manifest["datasets"][name]["path"]
-
-
-def _env(data: Path, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "POOLING_DATA_ROOT": str(data), "POOLING_MASTER_KEY": KEY.hex()}
-    env.pop("PYSPARK_SUBMIT_ARGS", None)
-    env.update(extra)
-    return env
-
-
-def _ingest_cmd(name: str, path: Path) -> list[str]:
-    agency, dataset = name.split(".")
-    return [str(POOLING), "ingest", "--agency", agency, "--dataset", dataset, "--path", str(path)]
-
-
-def _pooling(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
 
 def _zones(data: Path) -> Zones:
     return Zones.under(data)
 
 
-def _versions(spark, data: Path) -> dict[str, int]:
-    """Every Delta table under ``data`` and its current version."""
-    logs = sorted(data.rglob("_delta_log"))
-    return {str(d.parent): tables.last_commit(spark, str(d.parent)).version for d in logs}
-
-
 def _files(data: Path) -> dict[str, int]:
     return {str(p): p.stat().st_size for p in data.rglob("*") if p.is_file()}
-
-
-def _ingest_events(spark, data: Path) -> list[dict]:
-    audit = _zones(data).audit
-    if not tables.exists(spark, audit):
-        return []
-    rows = tables.read_version(spark, audit).where("action = 'ingest'").collect()
-    return [{"subject": r["subject"], **json.loads(r["details"])} for r in rows]
 
 
 # --------------------------------------------------------------------------- killed mid-write
@@ -86,12 +56,12 @@ def test_a_job_killed_mid_write_leaves_every_table_at_its_previous_version(
         spark_session,
         conf,
         _zones(data),
-        _key(),
+        key(),
         agency=agency,
         dataset=dataset,
-        path=str(_extract(demo, NAME)),
+        path=str(demo_extract(demo, NAME)),
     )
-    before = _versions(spark_session, data)
+    before = versions(spark_session, data)
     table = _zones(data).deidentified(*NAME.split("."))
     assert set(before) == {table, _zones(data).quarantine(*NAME.split(".")), _zones(data).audit}
     old_rows = tables.read_version(spark_session, table).count()
@@ -100,13 +70,13 @@ def test_a_job_killed_mid_write_leaves_every_table_at_its_previous_version(
     # A new extract: the same rows delivered twice over (so a different checksum). Tiny files
     # make the write take seconds, long enough to kill the job inside it.
     second = tmp_path / "second"
-    shutil.copytree(_extract(demo, NAME), second)
+    shutil.copytree(demo_extract(demo, NAME), second)
     for f in list(second.glob("*.parquet")):
         shutil.copy(f, f.with_name("copy-" + f.name))
     tiny_files = "--conf spark.sql.files.maxRecordsPerFile=5 pyspark-shell"
-    slow = _env(data, PYSPARK_SUBMIT_ARGS=tiny_files)
+    slow = env_for(data, PYSPARK_SUBMIT_ARGS=tiny_files)
     job = subprocess.Popen(
-        _ingest_cmd(NAME, second),
+        ingest_cmd(NAME, second),
         cwd=REPO,
         env=slow,
         stdout=subprocess.DEVNULL,
@@ -123,19 +93,18 @@ def test_a_job_killed_mid_write_leaves_every_table_at_its_previous_version(
 
     # Killed inside the write: data files landed, but no commit did.
     assert set(Path(table).glob("*.parquet")) - old_files
-    assert _versions(spark_session, data) == before
+    assert versions(spark_session, data) == before
     assert tables.read_version(spark_session, table).count() == old_rows
-    assert len(_ingest_events(spark_session, data)) == 1
+    assert len(events(spark_session, data)) == 1
 
     rerun = ingest(
-        spark_session, conf, _zones(data), _key(), agency=agency, dataset=dataset, path=str(second)
+        spark_session, conf, _zones(data), key(), agency=agency, dataset=dataset, path=str(second)
     )
     assert not rerun.skipped and rerun.balanced()
-    after = _versions(spark_session, data)
+    after = versions(spark_session, data)
     assert after[table] == before[table] + 1
     props = tables.properties(spark_session, table)
-    events = _ingest_events(spark_session, data)
-    (event,) = [e for e in events if e["checksum"] == props["source_checksum"]]
+    (event,) = [e for e in events(spark_session, data) if e["checksum"] == props["source_checksum"]]
     assert event["duplicates"] >= old_rows  # every row came twice
     assert tables.read_version(spark_session, table).count() == old_rows
 
@@ -148,9 +117,9 @@ def test_two_ingests_of_different_datasets_at_once_both_land(demo, spark_session
     names = ["interior.population_register", "finance.welfare_registry"]
     jobs = [
         subprocess.Popen(
-            _ingest_cmd(n, _extract(demo, n)),
+            ingest_cmd(n, demo_extract(demo, n)),
             cwd=REPO,
-            env=_env(data),
+            env=env_for(data),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -166,7 +135,44 @@ def test_two_ingests_of_different_datasets_at_once_both_land(demo, spark_session
         assert tables.last_commit(spark_session, t).version == 0
         want = demo[0].manifest["datasets"][n]["expected_accepted"]
         assert tables.read_version(spark_session, t).count() == want
-    assert sorted(e["subject"] for e in _ingest_events(spark_session, data)) == sorted(names)
+    assert sorted(e["subject"] for e in events(spark_session, data)) == sorted(names)
+
+
+def test_two_ingests_of_the_same_extract_at_once_one_writes_the_other_waits_and_skips(
+    demo, spark_session, tmp_path
+):
+    data = tmp_path / "data"
+    cmd = ingest_cmd(NAME, demo_extract(demo, NAME))
+    # Small files make each write take seconds, so the one that comes second (by however much
+    # its JVM started later) finds the first inside its ingest.
+    slow = env_for(
+        data, PYSPARK_SUBMIT_ARGS="--conf spark.sql.files.maxRecordsPerFile=10 pyspark-shell"
+    )
+    jobs = [
+        subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            env=slow,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [j.communicate(timeout=600) for j in jobs]
+    for j, (_, err) in zip(jobs, results, strict=True):
+        assert j.returncode == 0, err[-3000:]
+    logs = [err for _, err in results]
+    waited = [log for log in logs if f"{NAME}: waiting for another ingest of it" in log]
+    assert len(waited) == 1, logs  # the two overlapped: one found the other inside its ingest
+    assert "already ingested" in waited[0]
+    table = _zones(data).deidentified(*NAME.split("."))
+    assert versions(spark_session, data)[table] == 0  # written once
+    assert [e["subject"] for e in events(spark_session, data)] == [NAME]
+    before = versions(spark_session, data)
+    again = pooling(cmd, env_for(data))
+    assert again.returncode == 0 and "already ingested" in again.stderr, again.stderr[-3000:]
+    assert versions(spark_session, data) == before  # and a rerun changes nothing
 
 
 # ------------------------------------------------------------------- refused: nothing written
@@ -174,9 +180,9 @@ def test_two_ingests_of_different_datasets_at_once_both_land(demo, spark_session
 
 def test_a_missing_key_is_refused_before_anything_starts(demo, tmp_path):
     data = tmp_path / "data"
-    env = _env(data, POOLING_KEY_FILE=str(tmp_path / "no.key"))
+    env = env_for(data, POOLING_KEY_FILE=str(tmp_path / "no.key"))
     env.pop("POOLING_MASTER_KEY")
-    done = _pooling(_ingest_cmd(NAME, _extract(demo, NAME)), env)
+    done = pooling(ingest_cmd(NAME, demo_extract(demo, NAME)), env)
     assert done.returncode == 2
     assert "no.key does not exist" in done.stderr
     assert not data.exists()
@@ -185,7 +191,8 @@ def test_a_missing_key_is_refused_before_anything_starts(demo, tmp_path):
 def test_a_weak_key_is_refused_and_not_shown(demo, tmp_path):
     data = tmp_path / "data"
     weak = "ab" * 8  # 8 bytes
-    done = _pooling(_ingest_cmd(NAME, _extract(demo, NAME)), _env(data, POOLING_MASTER_KEY=weak))
+    extract = demo_extract(demo, NAME)
+    done = pooling(ingest_cmd(NAME, extract), env_for(data, POOLING_MASTER_KEY=weak))
     assert done.returncode == 2
     assert "POOLING_MASTER_KEY" in done.stderr and weak not in done.stderr
     assert not data.exists()
@@ -194,10 +201,10 @@ def test_a_weak_key_is_refused_and_not_shown(demo, tmp_path):
 def test_a_corrupted_extract_is_named_and_nothing_is_written(demo, tmp_path):
     data = tmp_path / "data"
     broken = tmp_path / "broken"
-    shutil.copytree(_extract(demo, NAME), broken)
+    shutil.copytree(demo_extract(demo, NAME), broken)
     victim = sorted(broken.glob("*.parquet"))[0]
     victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])  # cut off in transfer
-    done = _pooling(_ingest_cmd(NAME, broken), _env(data))
+    done = pooling(ingest_cmd(NAME, broken), env_for(data))
     assert done.returncode == 2, done.stderr[-3000:]
     assert f"file {victim.name} cannot be read as parquet" in done.stderr
     assert "Nothing was written" in done.stderr
@@ -224,25 +231,19 @@ def test_a_wrong_or_missing_extract_is_refused_and_nothing_is_written(
         spark_session,
         conf,
         zones,
-        _key(),
+        key(),
         agency="finance",
         dataset="welfare_registry",
-        path=str(_extract(demo, "finance.welfare_registry")),
+        path=str(demo_extract(demo, "finance.welfare_registry")),
     )
     before = _files(data)
-    path = str(_extract(demo, extract)) if extract else str(tmp_path / "not-delivered")
+    path = str(demo_extract(demo, extract)) if extract else str(tmp_path / "not-delivered")
     with pytest.raises(error, match=message) as e:
-        ingest(spark_session, conf, zones, _key(), agency=agency, dataset=dataset, path=path)
+        ingest(spark_session, conf, zones, key(), agency=agency, dataset=dataset, path=path)
     assert f"{agency}" in str(e.value) or extract is None
     # Another dataset's file makes its first row the "header": no value of it may be echoed.
     assert not re.search(r"[0-9]{13}|[\u0e00-\u0e7f]", str(e.value))
     assert _files(data) == before
-
-
-def _key():
-    from pseudonymize import SecretKey
-
-    return SecretKey(KEY, "master")
 
 
 def test_an_unreadable_json_extract_is_refused(spark_session, conf, tmp_path):
@@ -255,7 +256,7 @@ def test_an_unreadable_json_extract_is_refused(spark_session, conf, tmp_path):
             spark_session,
             conf,
             _zones(data),
-            _key(),
+            key(),
             agency="public_health",
             dataset="respiratory_visits",
             path=str(extract),
