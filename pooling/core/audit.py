@@ -94,8 +94,13 @@ def record_many(spark: SparkSession, audit_path: str, events: Sequence[Event]) -
 
     def append() -> None:
         with local_commit_lock(audit_path):  # every job and the SQL endpoint append here
-            ensure_append_only(spark, audit_path, _DDL, DESCRIPTION)
+            ensure(spark, audit_path)
             batch.write.format("delta").mode("append").save(audit_path)
 
     retry_on_conflict(append, table=audit_path)
     return [r[0] for r in rows]
+
+
+def ensure(spark: SparkSession, audit_path: str) -> None:
+    """Create the (empty, append-only) audit table if it does not exist yet."""
+    ensure_append_only(spark, audit_path, _DDL, DESCRIPTION)

@@ -55,7 +55,7 @@ final class Check extends AbstractFunction1<LogicalPlan, BoxedUnit> {
       return BoxedUnit.UNIT; // Delta reading a granted table's own log and files
     }
     List<String> tables = new ArrayList<>();
-    String refusal = new Walk(granted, tables).plan(Guard.belowCap(plan));
+    String refusal = new Walk(session, granted, tables).plan(Guard.belowCap(plan));
     Spool.write(Who.spool(session), refusal == null ? "allowed" : "refused",
         Who.statementId(session), analyst, statement(), tables, refusal);
     if (refusal != null) {
@@ -126,11 +126,13 @@ final class Check extends AbstractFunction1<LogicalPlan, BoxedUnit> {
 
   /** A walk over an analysed plan: null if it may run, else why not. */
   static final class Walk extends PlanWalk {
+    private final SparkSession session;
     private final Map<String, String> granted;
     private final List<String> tables;
     private final AllowList allow = AllowList.get();
 
-    Walk(Map<String, String> granted, List<String> tables) {
+    Walk(SparkSession session, Map<String, String> granted, List<String> tables) {
+      this.session = session;
       this.granted = granted;
       this.tables = tables;
     }
@@ -147,7 +149,12 @@ final class Check extends AbstractFunction1<LogicalPlan, BoxedUnit> {
         }
         var id = r.catalogTable().get().identifier();
         String db = id.database().isDefined() ? id.database().get() : "";
-        return granted(db, db + "." + id.table());
+        String refusal = granted(db, db + "." + id.table());
+        if (refusal != null || !(r.relation() instanceof HadoopFsRelation)) {
+          return refusal;
+        }
+        long version = Builds.scanVersion(((HadoopFsRelation) r.relation()).location());
+        return Builds.refusal(session, granted, db, id.table(), version);
       }
       if (p instanceof DataSourceV2Relation) {
         DataSourceV2Relation r = (DataSourceV2Relation) p;
@@ -157,8 +164,12 @@ final class Check extends AbstractFunction1<LogicalPlan, BoxedUnit> {
         }
         Identifier id = r.identifier().get();
         String[] ns = id.namespace();
-        return ns.length == 1 ? granted(ns[0], ns[0] + "." + id.name())
-            : "table " + String.join(".", ns) + "." + id.name() + " is not in a granted project";
+        if (ns.length != 1) {
+          return "table " + String.join(".", ns) + "." + id.name() + " is not in a granted project";
+        }
+        String refusal = granted(ns[0], ns[0] + "." + id.name());
+        return refusal != null ? refusal
+            : Builds.refusal(session, granted, ns[0], id.name(), Builds.scanVersion(r.table()));
       }
       if (name.equals("ResolvedTable") || name.equals("ResolvedNamespace")) {
         return resolved(p, name);

@@ -12,6 +12,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.SparkSessionExtensions;
 import org.apache.spark.sql.catalyst.parser.ParserInterface;
 import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan;
+import org.apache.spark.sql.catalyst.rules.Rule;
 
 import scala.runtime.AbstractFunction1;
 import scala.runtime.AbstractFunction2;
@@ -35,6 +36,13 @@ public final class PoolingAuthz extends AbstractFunction1<SparkSessionExtensions
           @Override
           public ParserInterface apply(SparkSession session, ParserInterface delegate) {
             return new Guard(session, delegate);
+          }
+        });
+    extensions.injectHintResolutionRule(
+        new AbstractFunction1<SparkSession, Rule<LogicalPlan>>() {
+          @Override
+          public Rule<LogicalPlan> apply(SparkSession session) {
+            return new Builds.Pin(session);
           }
         });
     extensions.injectCheckRule(
