@@ -272,20 +272,22 @@ def bench_pipeline(args: argparse.Namespace) -> int:
     from pooling.dev import bench
 
     ctx.conf.project(args.project)  # fail on an unknown project before anything starts
-    root = bench.pipeline_root(ctx.zones, args.root)
     if args.one:
         (persons,) = args.persons
+        root = str(args.root) if args.root else bench.pipeline_root(ctx.zones, None)
         figures = bench.pipeline_one(
             ctx.spark, ctx.conf, root, persons, args.seed, args.project, keep=args.keep
         )
         print(bench.child_line(figures))
         return 0
+    root = bench.pipeline_root(ctx.zones, args.root)
     options = [*(["--conf", str(args.conf)] if args.conf else []), "--profile", args.profile]
     results = []
-    for figures in bench.pipeline_children(
-        options, root, args.persons, args.seed, args.project, keep=args.keep
-    ):
-        results.append(figures)
-        print(bench.pipeline_line(figures), flush=True)
+    with bench.stores(args.stores, root) as targets:
+        for figures in bench.pipeline_children(
+            options, targets, args.persons, args.seed, args.project, keep=args.keep
+        ):
+            results.append(figures)
+            print(bench.pipeline_line(figures), flush=True)
     print(bench.render_pipeline(results, args.project))
     return 0 if all(f.truth_ok for f in results) else 1

@@ -171,8 +171,14 @@ def _bench(sub: argparse._SubParsersAction) -> None:
     bl.add_argument("--persons", type=int, nargs="+", required=True, help="one or more sizes")
     bl.add_argument("--seed", type=int, default=2560)
     bl.add_argument("--project", default="low_income")
+    bl.add_argument("--root", default=None, help="local work folder (default: <data root>/_bench)")
     bl.add_argument(
-        "--root", type=Path, default=None, help="work folder (default: <data root>/_bench)"
+        "--stores",
+        nargs="+",
+        choices=("local", "hdfs", "s3"),
+        default=["local"],
+        help="where to run: the local folder, and/or a real HDFS and S3 store (SeaweedFS) "
+        "started on 127.0.0.1 for the run; they take turns at each size",
     )
     bl.add_argument("--keep", action="store_true", help="keep each size's data afterwards")
     bl.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a child: one size

