@@ -21,6 +21,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pooling.core.errors import InternalError, TableNotFoundError, WriteConflictError
+from pooling.core.storage import Storage
 
 log = logging.getLogger("pooling.tables")
 T = TypeVar("T")
@@ -225,9 +226,20 @@ def constraints(spark: SparkSession, path: str) -> dict[str, str]:
 
 
 def last_commit(spark: SparkSession, path: str) -> Written:
-    h = spark.sql(f"DESCRIBE HISTORY {_ident(path)} LIMIT 1").first()
-    metrics = h["operationMetrics"] or {}
-    return Written(path, int(h["version"]), int(metrics.get("numOutputRows", 0)))
+    """The table's latest version and the rows its commit wrote.
+
+    Read from the commit's own file in ``_delta_log`` (its ``commitInfo`` action, part of the
+    Delta protocol), where ``DESCRIBE HISTORY`` runs a Spark job: 90 ms against a few, after
+    every one of the ~90 writes of a demo.
+    """
+    version = current_version(spark, path)
+    commit = Storage(spark).read_text(f"{path.rstrip('/')}/_delta_log/{version:020d}.json")
+    metrics: dict[str, str] = {}
+    for line in commit.splitlines():
+        action = json.loads(line) if line.strip() else {}
+        if "commitInfo" in action:
+            metrics = action["commitInfo"].get("operationMetrics") or {}
+    return Written(path, version, int(metrics.get("numOutputRows", 0)))
 
 
 def exists(spark: SparkSession, path: str) -> bool:
