@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.storagelevel import StorageLevel
 
 import projects
 from pooling.core import audit, tables
@@ -95,6 +96,26 @@ def run_project(
     )
     person_level = any(POOL_PSEUDONYM in df.columns for df, _ in pool.values())
     outputs = fn({t: df for t, (df, _) in pool.items()})
+    # Each output is computed once: the check's pass over it fills the cache the write reads.
+    cached = [o.df.persist(StorageLevel.MEMORY_AND_DISK) for o in outputs.values()]
+    try:
+        return _checked_and_written(spark, zones, spec, report, outputs, person_level, actor, t0)
+    finally:
+        for df in cached:
+            df.unpersist()
+
+
+def _checked_and_written(
+    spark: SparkSession,
+    zones: Zones,
+    spec: ProjectSpec,
+    report: RunReport,
+    outputs: dict[str, projects.Output],
+    person_level: bool,
+    actor: str | None,
+    t0: float,
+) -> RunReport:
+    project, run_id = spec.name, report.run_id
     for name, output in outputs.items():  # all checked before any is written
         check_aggregate(project, name, output, person_level=person_level)
     lineage = json.dumps(
