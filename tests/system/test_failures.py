@@ -112,67 +112,52 @@ def test_a_job_killed_mid_write_leaves_every_table_at_its_previous_version(
 # --------------------------------------------------------------------------- two at once
 
 
-def test_two_ingests_of_different_datasets_at_once_both_land(demo, spark_session, tmp_path):
-    data = tmp_path / "data"
-    names = ["interior.population_register", "finance.welfare_registry"]
-    jobs = [
-        subprocess.Popen(
-            ingest_cmd(n, demo_extract(demo, n)),
-            cwd=REPO,
-            env=env_for(data),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for n in names
-    ]
-    results = [j.communicate(timeout=600) for j in jobs]
-    for j, (_, err) in zip(jobs, results, strict=True):
-        assert j.returncode == 0, err[-3000:]
-    zones = _zones(data)
-    for n in names:
-        t = zones.deidentified(*n.split("."))
-        assert tables.last_commit(spark_session, t).version == 0
-        want = demo[0].manifest["datasets"][n]["expected_accepted"]
-        assert tables.read_version(spark_session, t).count() == want
-    assert sorted(e["subject"] for e in events(spark_session, data)) == sorted(names)
-
-
-def test_two_ingests_of_the_same_extract_at_once_one_writes_the_other_waits_and_skips(
-    demo, spark_session, tmp_path
+def test_three_ingests_at_once_two_datasets_land_and_the_same_extract_is_written_once(
+    demo, spark_session, conf, tmp_path
 ):
+    """Two ingests of one extract and one of another dataset, all at once: both datasets land
+    with their audit events; of the pair one writes, the other waits for it and skips."""
     data = tmp_path / "data"
-    cmd = ingest_cmd(NAME, demo_extract(demo, NAME))
-    # Small files make each write take seconds, so the one that comes second (by however much
-    # its JVM started later) finds the first inside its ingest.
+    other = "finance.welfare_registry"
+    cmds = [ingest_cmd(n, demo_extract(demo, n)) for n in (NAME, NAME, other)]
+    # Small files make each write take seconds, so whichever of the pair comes second (by
+    # however much its JVM started later) finds the first inside its ingest.
     slow = env_for(
         data, PYSPARK_SUBMIT_ARGS="--conf spark.sql.files.maxRecordsPerFile=10 pyspark-shell"
     )
     jobs = [
         subprocess.Popen(
-            cmd,
-            cwd=REPO,
-            env=slow,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            cmd, cwd=REPO, env=slow, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
-        for _ in range(2)
+        for cmd in cmds
     ]
     results = [j.communicate(timeout=600) for j in jobs]
     for j, (_, err) in zip(jobs, results, strict=True):
         assert j.returncode == 0, err[-3000:]
-    logs = [err for _, err in results]
-    waited = [log for log in logs if f"{NAME}: waiting for another ingest of it" in log]
-    assert len(waited) == 1, logs  # the two overlapped: one found the other inside its ingest
+    pair = [err for _, err in results[:2]]
+    waited = [log for log in pair if f"{NAME}: waiting for another ingest of it" in log]
+    assert len(waited) == 1, pair  # the two overlapped: one found the other inside its ingest
     assert "already ingested" in waited[0]
-    table = _zones(data).deidentified(*NAME.split("."))
-    assert versions(spark_session, data)[table] == 0  # written once
-    assert [e["subject"] for e in events(spark_session, data)] == [NAME]
+    assert "waiting" not in results[2][1]  # another dataset waits for nothing
+    zones = _zones(data)
+    for n in (NAME, other):
+        t = zones.deidentified(*n.split("."))
+        assert versions(spark_session, data)[t] == 0  # written once
+        want = demo[0].manifest["datasets"][n]["expected_accepted"]
+        assert tables.read_version(spark_session, t).count() == want
+    assert sorted(e["subject"] for e in events(spark_session, data)) == sorted([NAME, other])
     before = versions(spark_session, data)
-    again = pooling(cmd, env_for(data))
-    assert again.returncode == 0 and "already ingested" in again.stderr, again.stderr[-3000:]
-    assert versions(spark_session, data) == before  # and a rerun changes nothing
+    agency, dataset = NAME.split(".")
+    again = ingest(
+        spark_session,
+        conf,
+        zones,
+        key(),
+        agency=agency,
+        dataset=dataset,
+        path=str(demo_extract(demo, NAME)),
+    )
+    assert again.skipped and versions(spark_session, data) == before  # a rerun changes nothing
 
 
 # ------------------------------------------------------------------- refused: nothing written
