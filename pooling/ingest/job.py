@@ -275,7 +275,7 @@ def _write_table(
         raise WriteConflictError(
             f"{job.where}: another ingest of {job.report.agency}.{job.report.dataset} committed "
             f"to {job.report.table} while this one ran, so nothing of this run was written. "
-            "Run it again once the other has finished: the same extract is then skipped."
+            "Run it again once the other has finished (it skips an extract the other wrote)."
         ) from None
 
 

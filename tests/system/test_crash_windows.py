@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame
 
 from pooling import review
 from pooling.core import tables
+from pooling.core.errors import ReviewError
 from pooling.core.storage import Storage
 from pooling.core.zones import Zones
 from pooling.ingest import ingest
@@ -246,6 +247,10 @@ def test_a_release_killed_halfway_or_before_its_record_finishes_as_an_uninterrup
     # Released as a whole, but not recorded and the run not marked: the rerun finishes it.
     assert storage.exists(f"{final}/manifest.json")
     assert [e["subject"] for e in events(spark, data, "release")] == [f"{PROJECT}/{whole}"]
+    # Only the same release is finished; another decision on the released run is refused.
+    released = sorted(json.loads(Path(final, "manifest.json").read_text())["outputs"])
+    with pytest.raises(ReviewError, match="is released already, with outputs"):
+        review.decide(spark, conf, zones, f"{PROJECT}/{killed}", outputs=released[:1], **approve)
     review.decide(spark, conf, zones, f"{PROJECT}/{killed}", **approve)
 
     assert not (Path(zones.released(PROJECT, "")) / f".staging-{killed}").exists()
