@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from pooling.core import tables
@@ -54,3 +56,26 @@ def events(spark, data: Path, action: str = "ingest") -> list[dict]:
         return []
     rows = tables.read_version(spark, audit).where(f"action = '{action}'").collect()
     return [{"subject": r["subject"], **json.loads(r["details"])} for r in rows]
+
+
+def killed_while_writing(cmd: list[str], data: Path, table: str, *, records_per_file: int) -> None:
+    """Run ``cmd`` and SIGKILL its whole process group as soon as a new data file lands in
+    ``table``. Tiny files (``records_per_file``) make the write take seconds, long enough to kill
+    the job inside it."""
+    old_files = set(Path(table).glob("*.parquet"))
+    tiny_files = f"--conf spark.sql.files.maxRecordsPerFile={records_per_file} pyspark-shell"
+    job = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        env=env_for(data, PYSPARK_SUBMIT_ARGS=tiny_files),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: the JVM and Python workers die with it
+    )
+    deadline = time.monotonic() + 300
+    while not set(Path(table).glob("*.parquet")) - old_files:
+        assert job.poll() is None, "the job ended before it started writing"
+        assert time.monotonic() < deadline, "the job never started writing"
+        time.sleep(0.02)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()

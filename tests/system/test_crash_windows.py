@@ -11,11 +11,9 @@ it leaves equals an uninterrupted run of the same work on a second data root.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -37,6 +35,7 @@ from tests.system.jobs import (
     events,
     ingest_cmd,
     key,
+    killed_while_writing,
     versions,
 )
 
@@ -146,24 +145,7 @@ def test_killed_inside_an_upsert_merge_nothing_moves_and_the_rerun_merges_once(
     before = versions(spark, data)
     table = Zones.under(data).deidentified(*name.split("."))
     old_files = set(Path(table).glob("*.parquet"))
-    # Tiny files make the merge's write take seconds, long enough to kill the job inside it.
-    tiny_files = "--conf spark.sql.files.maxRecordsPerFile=5 pyspark-shell"
-    job = subprocess.Popen(
-        ingest_cmd(name, second),
-        cwd=REPO,
-        env=env_for(data, PYSPARK_SUBMIT_ARGS=tiny_files),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 300
-    while not set(Path(table).glob("*.parquet")) - old_files:
-        assert job.poll() is None, "the job ended before the merge wrote anything"
-        assert time.monotonic() < deadline, "the merge never started writing"
-        time.sleep(0.02)
-    os.killpg(job.pid, signal.SIGKILL)
-    job.wait()
-
+    killed_while_writing(ingest_cmd(name, second), data, table, records_per_file=5)
     assert set(Path(table).glob("*.parquet")) - old_files  # the merge's files landed ...
     assert versions(spark, data) == before  # ... but no commit did
     assert [e["checksum"] for e in events(spark, data)] == [_ingest_checksum(spark, ref, first)]

@@ -6,12 +6,9 @@ the extracts the shared demo generated.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +24,7 @@ from tests.system.jobs import (
     events,
     ingest_cmd,
     key,
+    killed_while_writing,
     pooling,
     versions,
 )
@@ -67,29 +65,12 @@ def test_a_job_killed_mid_write_leaves_every_table_at_its_previous_version(
     old_rows = tables.read_version(spark_session, table).count()
     old_files = set(Path(table).glob("*.parquet"))
 
-    # A new extract: the same rows delivered twice over (so a different checksum). Tiny files
-    # make the write take seconds, long enough to kill the job inside it.
+    # A new extract: the same rows delivered twice over (so a different checksum).
     second = tmp_path / "second"
     shutil.copytree(demo_extract(demo, NAME), second)
     for f in list(second.glob("*.parquet")):
         shutil.copy(f, f.with_name("copy-" + f.name))
-    tiny_files = "--conf spark.sql.files.maxRecordsPerFile=5 pyspark-shell"
-    slow = env_for(data, PYSPARK_SUBMIT_ARGS=tiny_files)
-    job = subprocess.Popen(
-        ingest_cmd(NAME, second),
-        cwd=REPO,
-        env=slow,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the JVM and Python workers die with it
-    )
-    deadline = time.monotonic() + 300
-    while not set(Path(table).glob("*.parquet")) - old_files:
-        assert job.poll() is None, "the job ended before it started writing"
-        assert time.monotonic() < deadline, "the job never started writing"
-        time.sleep(0.02)
-    os.killpg(job.pid, signal.SIGKILL)
-    job.wait()
+    killed_while_writing(ingest_cmd(NAME, second), data, table, records_per_file=5)
 
     # Killed inside the write: data files landed, but no commit did.
     assert set(Path(table).glob("*.parquet")) - old_files

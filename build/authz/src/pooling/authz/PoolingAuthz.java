@@ -25,7 +25,8 @@ import scala.runtime.BoxedUnit;
  * {@code pooling.analyst} set by {@code pooling sql --as}) a statement passes two allow-lists:
  * {@link Guard} on the parsed plan, before anything is resolved, and {@link Check} on the analysed
  * plan. Both name what is allowed ({@code allowed.txt}) and refuse the rest with the name of what
- * they refused. Every statement is recorded in the audit spool before it runs, and a job of an
+ * they refused. In between, {@link Builds.Pin} has each pool table read at its pool's last
+ * complete build. Every statement is recorded in the audit spool before it runs, and a job of an
  * analyst's statement that is cancelled (time limit, client gone) is recorded too.
  */
 public final class PoolingAuthz extends AbstractFunction1<SparkSessionExtensions, BoxedUnit> {
