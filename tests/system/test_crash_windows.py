@@ -223,6 +223,8 @@ def test_a_release_killed_halfway_or_before_its_record_finishes_as_an_uninterrup
     assert [p.name for p in Path(zones.released(PROJECT, "")).iterdir() if p.name != whole] == [
         f".staging-{killed}"
     ]
+    staging = Path(zones.released(PROJECT, "")) / f".staging-{killed}"
+    assert any(staging.iterdir()) and not (staging / "manifest.json").exists()
     assert killed in [m.run_id for m in review.pending(storage, zones)]
 
     _killed_at("release.moved", cmd, data)
@@ -235,7 +237,7 @@ def test_a_release_killed_halfway_or_before_its_record_finishes_as_an_uninterrup
         review.decide(spark, conf, zones, f"{PROJECT}/{killed}", outputs=released[:1], **approve)
     review.decide(spark, conf, zones, f"{PROJECT}/{killed}", **approve)
 
-    assert not (Path(zones.released(PROJECT, "")) / f".staging-{killed}").exists()
+    assert not staging.exists()
     releases = sorted(e["subject"] for e in events(spark, data, "release"))
     assert releases == sorted([f"{PROJECT}/{whole}", f"{PROJECT}/{killed}"])
     a, b = Path(zones.released(PROJECT, whole)), Path(final)
