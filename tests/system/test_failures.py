@@ -29,8 +29,6 @@ from tests.system.jobs import (
     versions,
 )
 
-pytestmark = pytest.mark.slow
-
 
 def _zones(data: Path) -> Zones:
     return Zones.under(data)
@@ -45,6 +43,7 @@ def _files(data: Path) -> dict[str, int]:
 NAME = "interior.population_register"
 
 
+@pytest.mark.slow
 def test_a_job_killed_mid_write_leaves_every_table_at_its_previous_version(
     demo, spark_session, conf, tmp_path
 ):
@@ -93,6 +92,7 @@ def test_a_job_killed_mid_write_leaves_every_table_at_its_previous_version(
 # --------------------------------------------------------------------------- two at once
 
 
+@pytest.mark.slow
 def test_three_ingests_at_once_two_datasets_land_and_the_same_extract_is_written_once(
     demo, spark_session, conf, tmp_path
 ):
