@@ -22,6 +22,7 @@ from pooling.review.disclosure import (
     OutputMeta,
     Suppression,
     coarser_outputs,
+    round_counts,
     run_checks,
     suppress,
 )
@@ -37,6 +38,14 @@ class OutputReview:
     after: list[Check]  # the checks on what suppression would release
     chart: Chart | None
     source: OutputEntry
+    rounding_base: int | None = None  # shown counts of people rounded on release
+
+    def as_released(self, suppressed: bool) -> pd.DataFrame:
+        """The cells a release would publish: suppressed or as is, then rounded if so set."""
+        frame = self.suppression.released if suppressed else self.cells
+        if self.rounding_base:
+            frame = round_counts(frame, self.meta, self.rounding_base)
+        return frame
 
     @property
     def failing(self) -> list[str]:
@@ -119,5 +128,7 @@ def review_run(spark: SparkSession, conf: Conf, zones: Zones, ref: str) -> RunRe
         additive = sorted(set(support["measure"])) if support is not None else []
         sup = suppress(df, meta, checks, additive=additive, coarser=[c.dims for c, _ in coarser])
         after = run_checks(df, meta, settings, support=support, coarser=coarser, hidden=sup.hidden)
-        run.outputs[name] = OutputReview(meta, df, checks, sup, after, _chart(out.chart_spec), out)
+        run.outputs[name] = OutputReview(
+            meta, df, checks, sup, after, _chart(out.chart_spec), out, settings.rounding_base
+        )
     return run

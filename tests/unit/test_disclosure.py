@@ -10,6 +10,7 @@ from pooling.review.disclosure import (
     OutputMeta,
     coarser_outputs,
     dominance_flags,
+    round_counts,
     run_checks,
     suppress,
 )
@@ -88,8 +89,18 @@ def test_secondary_suppression_picks_the_smallest_other_cell():
     sup = suppress(df, META, run_checks(df, META, S))
     assert sup.hidden["persons"].tolist() == [True, False, True]
     reasons = {(c["sex"], c["column"]): c["reason"] for c in sup.cells}
-    assert reasons[("F", "persons")].startswith("primary: threshold")
-    assert reasons[("X", "persons")].startswith("secondary")
+    assert reasons[("F", "persons")] == "primary: threshold (3 < 10)"
+    # The reason names the hidden cell it protects and the known total it would be recomputed from.
+    assert reasons[("X", "persons")] == (
+        "secondary: protects hidden cell province_code=10, sex=F in the total of province_code=10"
+    )
+    one_dim = OutputMeta("by_province", ("province_code",), "persons", ("persons",))
+    by_province = pd.DataFrame({"province_code": ["10", "11", "12"], "persons": [3, 50, 20]})
+    sup = suppress(by_province, one_dim, run_checks(by_province, one_dim, S))
+    assert [c["reason"] for c in sup.cells] == [
+        "primary: threshold (3 < 10)",
+        "secondary: protects hidden cell province_code=10 in the table's total",
+    ]
 
 
 def test_zeros_in_non_empty_cells_are_flagged_for_the_reviewer():
@@ -104,7 +115,79 @@ def test_zeros_in_non_empty_cells_are_flagged_for_the_reviewer():
     )
     zeros = next(c for c in run_checks(df, META, S) if c.name == "zeros")
     assert zeros.severity == "warn"
-    assert _by(zeros) == {("10", "F", "screened")}  # the empty cell's zero says nothing
+    # The empty cell's zero says nothing: its cell, and its lines along either dimension, hold no
+    # one screened.
+    assert _by(zeros) == {("10", "F", "screened")}
+    assert zeros.cells[0]["detail"] == "0 within a non-empty group: its cell totals 40"
+
+
+def test_a_zero_is_flagged_where_any_line_through_it_is_not_empty():
+    # Persons by province and sex (the population count is the only count): a 0 is flagged when
+    # its province or its sex has people elsewhere, even though the cell itself is empty.
+    meta = OutputMeta("by_province_sex", ("province_code", "sex"), "persons", ("persons",))
+    df = pd.DataFrame(
+        {
+            "province_code": ["10", "10", "11", "11"],
+            "sex": ["F", "M", "F", "M"],
+            "persons": [40, 0, 0, 0],
+        }
+    )
+    zeros = next(c for c in run_checks(df, meta, S) if c.name == "zeros")
+    details = {(c["province_code"], c["sex"]): c["detail"] for c in zeros.cells}
+    assert details == {
+        ("10", "M"): "0 within a non-empty group: its line along sex totals 40",
+        ("11", "F"): "0 within a non-empty group: its line along province_code totals 40",
+    }
+    # A hidden zero is not shown, so it says nothing.
+    hidden = pd.DataFrame(False, index=df.index, columns=df.columns)
+    hidden.loc[1, "persons"] = True
+    zeros = next(c for c in run_checks(df, meta, S, hidden=hidden) if c.name == "zeros")
+    assert {(c["province_code"], c["sex"]) for c in zeros.cells} == {("11", "F")}
+
+
+AGES = ("age_0_14", "age_15_64", "age_65_up")
+
+
+def _long_and_wide(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One random count of persons by province, sex and age band, in both layouts: long (age
+    band a dimension) and wide (a column per age band beside the total, per province and sex)."""
+    rng = random.Random(seed)
+    provinces = ("10", "11", "12", "13")
+    empty_province, empty_age = rng.choice(provinces), rng.choice((*AGES, None))
+    rows = [
+        (p, s, a, 0 if empty_province == p or a == empty_age else rng.choice([0, 0, 0, 3, 12, 40]))
+        for p in provinces
+        for s in ("F", "M")
+        for a in AGES
+    ]
+    long = pd.DataFrame(rows, columns=["province_code", "sex", "age_band", "persons"])
+    wide = long.pivot(index=["province_code", "sex"], columns="age_band", values="persons")
+    wide = wide.rename_axis(columns=None).reset_index()
+    wide.insert(2, "persons", wide[list(AGES)].sum(axis=1))
+    return long, wide
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_zeros_are_flagged_alike_whatever_the_layout(seed):
+    long, wide = _long_and_wide(seed)
+    long_meta = OutputMeta("long", ("province_code", "sex", "age_band"), "persons", ("persons",))
+    wide_meta = OutputMeta("wide", ("province_code", "sex"), "persons", ("persons", *AGES))
+    flagged_long = {
+        (c["province_code"], c["sex"], c["age_band"])
+        for c in next(c for c in run_checks(long, long_meta, S) if c.name == "zeros").cells
+    }
+    flagged_wide = {
+        (c["province_code"], c["sex"], c["column"])
+        for c in next(c for c in run_checks(wide, wide_meta, S) if c.name == "zeros").cells
+    }
+    assert flagged_long == flagged_wide
+    # Which is: every zero whose province and sex, province and age band, or sex and age band
+    # hold someone.
+    persons = long.set_index(["province_code", "sex", "age_band"])["persons"]
+    lines = [["province_code", "sex"], ["province_code", "age_band"], ["sex", "age_band"]]
+    non_empty = [persons.groupby(level=line).transform("sum") > 0 for line in lines]
+    want = {key for key, v in persons.items() if v == 0 and any(n[key] for n in non_empty)}
+    assert flagged_long == want
 
 
 def test_dominance_p_percent_and_n_k_rules():
@@ -125,6 +208,189 @@ def test_dominance_p_percent_and_n_k_rules():
     assert set(flags) == {"11", "12"}
     assert "p% rule" in flags["11"] and "(2, 85) rule" in flags["12"]
     assert "p% rule" not in flags["12"]
+
+
+def _support(rows: dict[str, list[float]], *, absolute: bool = True) -> pd.DataFrame:
+    """The support table a run writes, from each cell's every contribution; ``absolute=False``:
+    as runs wrote it before, the signed total and the largest signed values only."""
+    out = []
+    for province, values in rows.items():
+        row = {
+            "province_code": province,
+            "measure": "area_rai",
+            "contributors": len(values),
+            "total": sum(values),
+        }
+        if absolute:
+            row |= {
+                "abs_total": sum(abs(v) for v in values),
+                "negatives": sum(v < 0 for v in values),
+                "largest": sorted((abs(v) for v in values), reverse=True)[:2],
+            }
+        else:
+            row["largest"] = sorted(values, reverse=True)[:2]
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def test_dominance_counts_negative_contributions_as_absolute_values():
+    contributions = {
+        # A gain and a loss cancel out: the signed total (30) makes the gain look dominant.
+        "10": [60.0, -50.0, 5.0, 5.0, 5.0, 5.0],
+        # One large loss: the signed total is negative, and signed arithmetic skips the cell.
+        "11": [-100.0, 2.0, 2.0, 2.0],
+        # A large loss with a remainder of 15 >= 10% of it, but 105 of 120 in the two largest.
+        "12": [-100.0, 5.0, 5.0, 5.0, 5.0],
+        "13": [30.0, 30.0, 20.0, 20.0],
+    }
+    flags = {
+        f["province_code"]: f["detail"]
+        for f in dominance_flags(_support(contributions), ["province_code"], S)
+    }
+    assert set(flags) == {"11", "12"}
+    assert "p% rule" in flags["11"] and "(2, 85) rule" in flags["11"]
+    assert "p% rule" not in flags["12"] and "(2, 85) rule" in flags["12"]
+    # The same cells on a support table of signed values (as runs wrote it before): the gain
+    # and loss that cancel out are flagged, the dominant losses are not.
+    signed = dominance_flags(_support(contributions, absolute=False), ["province_code"], S)
+    assert {f["province_code"] for f in signed} == {"10"}
+
+
+def test_every_cell_with_a_negative_contribution_is_listed_for_the_reviewer():
+    meta = OutputMeta("area", ("province_code",), None, ())
+    df = pd.DataFrame(
+        {"province_code": ["10", "11", "12", "13"], "area_rai": [30.0, 1.0, 2.0, 3.0]}
+    )
+    support = _support(
+        {
+            "10": [60.0, -50.0, 5.0, 5.0, 5.0, 5.0],
+            "11": [-100.0, 2.0, 2.0, 2.0],
+            "12": [-1.0, -1.0, 30.0, 30.0, 30.0],
+            "13": [30.0, 30.0, 20.0, 20.0],
+        }
+    )
+    checks = {c.name: c for c in run_checks(df, meta, S, support=support)}
+    negatives = checks["negatives"]
+    assert negatives.severity == "warn"
+    assert {c["province_code"]: c["detail"] for c in negatives.cells} == {
+        "10": "1 of 6 contribution(s) negative",
+        "11": "1 of 4 contribution(s) negative",
+        "12": "2 of 5 contribution(s) negative",
+    }
+    # Hidden cells are not released: what suppression would release lists only the shown ones.
+    sup = suppress(df, meta, list(checks.values()), additive=["area_rai"])
+    after = {c.name: c for c in run_checks(df, meta, S, support=support, hidden=sup.hidden)}
+    shown = {p for p, h in zip(df["province_code"], sup.hidden["area_rai"], strict=True) if not h}
+    assert {c["province_code"] for c in after["negatives"].cells} == shown & {"10", "11", "12"}
+    # A support table written before runs counted negatives: nothing to list.
+    old = _support({"10": [60.0, -50.0, 5.0]}, absolute=False)
+    assert next(c for c in run_checks(df, meta, S, support=old) if c.name == "negatives").passed
+
+
+def test_the_n_k_rule_at_exactly_k_percent_follows_the_setting():
+    # The two largest make up exactly 85%, just over and just under; the remainder is >= 10% of
+    # the largest in each, so the p% rule passes.
+    support = _support(
+        {
+            "exact": [50.0, 35.0, 5.0, 5.0, 5.0],
+            "over": [50.0, 35.5, 4.5, 5.0, 5.0],
+            "under": [50.0, 34.5, 5.5, 5.0, 5.0],
+        }
+    )
+    inclusive = DisclosureSettings(dominance_nk_inclusive=True)  # share >= k, as ACRO 1.0.2
+    by_default = {f["province_code"] for f in dominance_flags(support, ["province_code"], S)}
+    by_acro = {f["province_code"] for f in dominance_flags(support, ["province_code"], inclusive)}
+    assert by_default == {"over"}
+    assert by_acro == {"exact", "over"}
+
+
+def test_a_zero_fails_the_threshold_only_where_zeros_are_disclosive():
+    df = pd.DataFrame(
+        {
+            "province_code": ["10", "11", "12", "13"],
+            "sex": ["F", "F", "F", "F"],
+            "persons": [0, 9, 10, 40],
+            "screened": [0, 0, 10, 0],
+            "mean_bmi": [None, 20.0, 21.0, 22.0],
+        }
+    )
+    # The threshold's own boundary: 9 fails, 10 passes; 0 passes by default.
+    default = next(c for c in run_checks(df, META, S) if c.name == "threshold")
+    assert _by(default) == {("11", "F", "persons")}
+    zeros = DisclosureSettings(zeros_are_disclosive=True)
+    strict = next(c for c in run_checks(df, META, zeros) if c.name == "threshold")
+    assert _by(strict) == {
+        ("10", "F", "persons"),
+        ("10", "F", "screened"),
+        ("11", "F", "persons"),
+        ("11", "F", "screened"),
+        ("13", "F", "screened"),
+    }
+    assert {c["detail"] for c in strict.cells} == {"9 < 10", "0, and zeros are disclosive"}
+    # Suppression hides them all, and what it would release passes.
+    sup = suppress(df, META, run_checks(df, META, zeros))
+    assert not any(
+        v == 0 for col in ("persons", "screened") for v in sup.released[col] if v is not None
+    )
+    after = next(c for c in run_checks(df, META, zeros, hidden=sup.hidden) if c.name == "threshold")
+    assert after.passed
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("base", [5, 10])
+def test_released_counts_are_rounded_to_the_base_and_hidden_cells_stay_hidden(seed, base):
+    df = _table(seed)
+    sup = suppress(df, META, run_checks(df, META, S))
+    rounded = round_counts(sup.released, META, base)
+    for col in ("persons", "screened"):
+        for i in df.index:
+            if sup.hidden.at[i, col]:
+                assert rounded.at[i, col] is None
+                continue
+            v, r = df.at[i, col], rounded.at[i, col]
+            assert r % base == 0 and abs(r - v) <= base / 2
+            assert r - v != -base / 2  # halves go up
+    assert rounded["mean_bmi"].tolist() == sup.released["mean_bmi"].tolist()
+    assert rounded["province_code"].tolist() == df["province_code"].tolist()
+
+
+def test_rounding_halves_go_up():
+    meta = OutputMeta("o", ("province_code",), "persons", ("persons",))
+    released = pd.DataFrame(
+        {"province_code": list("abcdefg"), "persons": [0, 2, 3, 12, 15, 25, None]}, dtype=object
+    )
+    assert round_counts(released, meta, 10)["persons"].tolist() == [0, 0, 0, 10, 20, 30, None]
+    assert round_counts(released, meta, 5)["persons"].tolist() == [0, 0, 5, 10, 15, 25, None]
+
+
+def test_largest_contributions_keeps_absolute_values_and_counts_negatives(spark_session):
+    from pooling.outputs.runs import largest_contributions
+
+    contributions = spark_session.createDataFrame(
+        [
+            ("10", "area_rai", 60.0),
+            ("10", "area_rai", -50.0),
+            ("10", "area_rai", 5.0),
+            ("10", "area_rai", -1.0),
+            ("11", "area_rai", 7.0),
+        ],
+        "province_code string, measure string, value double",
+    )
+    rows = {
+        r["province_code"]: r.asDict()
+        for r in largest_contributions(contributions, ["province_code"], 2).collect()
+    }
+    assert rows["10"] | {"largest": list(rows["10"]["largest"])} == {
+        "province_code": "10",
+        "measure": "area_rai",
+        "contributors": 4,
+        "total": 14.0,
+        "abs_total": 116.0,
+        "negatives": 2,
+        "largest": [60.0, 50.0],
+    }
+    assert (rows["11"]["total"], rows["11"]["abs_total"], rows["11"]["negatives"]) == (7.0, 7.0, 0)
+    assert list(rows["11"]["largest"]) == [7.0]
 
 
 def test_differencing_against_a_coarser_output_of_the_same_people():

@@ -1,7 +1,9 @@
 """The typed run manifest writes the JSON that runs always wrote, byte for byte (no Spark).
 
 The texts below are manifests as the previous, dict-based code wrote them: a run waiting for
-review (written by a local run, and by one on remote storage: no report) and a decided one.
+review (written by a local run, and by one on remote storage: no report) and a decided one. They
+still read; written again, they gain only the disclosure settings added since, at their
+defaults (the settings the review applies come from conf/, not from the manifest).
 """
 
 import json
@@ -215,13 +217,27 @@ DECIDED = r"""{
 """
 
 
+ADDED_SETTINGS = {
+    "dominance_nk_inclusive": False,
+    "zeros_are_disclosive": False,
+    "rounding_base": None,
+    "protection_percent": 50.0,
+}
+
+
+def _with_added_settings(text: str) -> str:
+    d = json.loads(text)
+    d["disclosure"] |= ADDED_SETTINGS
+    return json.dumps(d, indent=2) + "\n"
+
+
 def test_the_manifest_reads_and_writes_the_same_json():
     for text in (LOCAL_RUN, REMOTE_RUN, DECIDED):
         manifest = RunManifest.model_validate(json.loads(text))
-        assert manifest.to_json() == text
+        assert manifest.to_json() == _with_added_settings(text)
     assert RunManifest.model_validate(json.loads(LOCAL_RUN)).status == PENDING
     # A decision rewrites the status in place and appends the review, as decide() always did.
-    before = json.loads(REMOTE_RUN)
+    before = json.loads(_with_added_settings(REMOTE_RUN))
     after = RunManifest.model_validate(before).decided(
         REJECTED, reviewer="r1", reason="no", outputs=["plain"]
     )
