@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pooling.core.config import Conf, Profile, load_model
+from pooling.core.audit import current_actor
+from pooling.core.config import Conf, Profile, ReviewSettings, load_model
 from pooling.core.session import build_session
 from pooling.core.zones import Zones
 from pseudonymize import SecretKey
@@ -22,7 +23,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def conf() -> Conf:
-    return Conf(REPO / "conf")
+    """conf/ as the repository has it, but with the tests' output checkers: r1, r2 and the OS
+    account the tests run as (a reviewer in the CLI is the account that runs it)."""
+    c = Conf(REPO / "conf")
+    c.review = ReviewSettings(reviewers=["r1", "r2", current_actor()])
+    return c
 
 
 @pytest.fixture(scope="session")

@@ -97,7 +97,8 @@ def review_list(args: argparse.Namespace) -> int:
     runs = review.pending(Storage(ctx.spark()), ctx.zones)
     for m in runs:
         outs = ", ".join(f"{n} ({o.rows:,} rows)" for n, o in m.outputs.items())
-        print(f"{m.project}/{m.run_id}  {outs}")
+        print(f"{m.project}/{m.run_id}  by {m.author or '?'}  {outs}")
+        print(f"  {review.signoff_summary(m)}")
     print(f"{len(runs)} run(s) waiting for review")
     return 0
 
@@ -121,7 +122,7 @@ def review_show(args: argparse.Namespace) -> int:
 
 
 def review_decide(args: argparse.Namespace) -> int:
-    """``review approve`` and ``review reject``."""
+    """``review approve``, ``review reject`` and ``review return``, as the OS account running it."""
     ctx = Context(args)
     from pooling import review
     from pooling.core.audit import current_actor
@@ -132,13 +133,46 @@ def review_decide(args: argparse.Namespace) -> int:
         ctx.conf,
         ctx.zones,
         args.run,
-        approve=args.review_command == "approve",
-        reviewer=args.reviewer or current_actor(),
+        verdict=args.review_command,
+        reviewer=current_actor(),
         reason=args.reason,
         outputs=getattr(args, "output", None),
         apply_suppression=getattr(args, "suppress", False),
     )
-    print(f"{run.ref}: {run.manifest.status} by {run.manifest.review.reviewer}")
+    m = run.manifest
+    print(f"{run.ref}: {m.review.reason if m.review else review.signoff_summary(m)}")
+    return 0
+
+
+def console(args: argparse.Namespace) -> int:
+    """``console``: serve the review console until stopped (Ctrl-C, SIGTERM)."""
+    import signal
+    import threading
+
+    from pooling.console import server
+    from pooling.console.app import create_app
+    from pooling.console.desk import Desk
+    from pooling.console.signin import Directory
+
+    ctx = Context(args)
+    tls = bool(args.tls_cert)
+    directory = Directory(args.ldap_url, args.ldap_base_dn)
+    # Checked before Spark starts: a refused address costs nothing.
+    server.make_server(None, args.host, args.port, cert=args.tls_cert, key=args.tls_key)
+    desk = Desk(ctx.spark({"spark.ui.enabled": "false"}), ctx.conf, ctx.zones)
+    app = create_app(desk, directory, tls=tls)
+    httpd = server.make_server(app, args.host, args.port, cert=args.tls_cert, key=args.tls_key)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    server.start(httpd)
+    scheme = "https" if tls else "http"
+    print(f"review console on {scheme}://{args.host}:{httpd.bind_addr[1]}/ (Ctrl-C stops it)")
+    try:
+        done.wait(args.stop_after)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.stop()
     return 0
 
 

@@ -32,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True)
-    for add in (_demo, _synth, _ingest, _pool, _run, _review, _access, _ops, _keys, _bench):
+    commands = (_demo, _synth, _ingest, _pool, _run, _review, _console, _access, _ops, _keys)
+    commands += (_bench,)
+    for add in commands:
         add(sub)
     return p
 
@@ -92,11 +94,16 @@ def _review(sub: argparse._SubParsersAction) -> None:
     rs = rsub.add_parser("show", help="run the disclosure checks; write a review page per output")
     rs.add_argument("run", help="PROJECT/RUN_ID, as `review list` shows it")
     rs.set_defaults(handler=handlers.review_show)
-    for verb, text in (("approve", "approve and release"), ("reject", "reject: release nothing")):
-        ra = rsub.add_parser(verb, help=f"{text} a run's outputs")
+    steps = (
+        ("approve", "approve a run's outputs: released once a second reviewer approves the same"),
+        ("reject", "reject a run's outputs: rejected once a second reviewer rejects too"),
+        ("return", "send a run back to its author with a comment, at once"),
+    )
+    for verb, text in steps:
+        # The reviewer is the OS account running this: a name on conf/review.yaml's reviewers.
+        ra = rsub.add_parser(verb, help=text)
         ra.add_argument("run", help="PROJECT/RUN_ID")
         ra.add_argument("--reason", required=True, help="why: goes to the audit table")
-        ra.add_argument("--reviewer", default=None, help="default: the current user")
         if verb == "approve":
             ra.add_argument(
                 "--output", action="append", help="only this output (repeatable); default all"
@@ -107,6 +114,20 @@ def _review(sub: argparse._SubParsersAction) -> None:
                 help="release with primary and secondary suppression applied",
             )
         ra.set_defaults(handler=handlers.review_decide)
+
+
+def _console(sub: argparse._SubParsersAction) -> None:
+    co = sub.add_parser(
+        "console", help="the secretariat's review console (a web page; LDAP sign-in)"
+    )
+    co.add_argument("--host", default="127.0.0.1", help="another address needs TLS")
+    co.add_argument("--port", type=int, default=8700)
+    co.add_argument("--ldap-url", default="ldap://127.0.0.1:3389")
+    co.add_argument("--ldap-base-dn", default="ou=people,dc=pooling,dc=local")
+    co.add_argument("--tls-cert", default=None, help="PEM certificate (with --tls-key): HTTPS")
+    co.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
+    co.add_argument("--stop-after", type=float, default=None, help=argparse.SUPPRESS)
+    co.set_defaults(handler=handlers.console)
 
 
 def _access(sub: argparse._SubParsersAction) -> None:

@@ -6,8 +6,9 @@ counts, table paths and versions, key ids; never a raw identifier or key materia
 
 from __future__ import annotations
 
-import getpass
 import json
+import os
+import pwd
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,7 +45,10 @@ ACTIONS: tuple[str, ...] = get_args(Action)
 
 
 def current_actor() -> str:
-    return getpass.getuser()
+    """The OS account this process runs as. From the password database, not from $USER or
+    $LOGNAME (which any caller can set): the review's rules (the author may not review, two
+    different reviewers) rest on it."""
+    return pwd.getpwuid(os.geteuid()).pw_name
 
 
 def record(

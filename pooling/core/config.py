@@ -205,10 +205,40 @@ class DisclosureSettings(Strict):
     min_cell_count: Annotated[int, Field(ge=1)] = 10
     # p% rule for magnitude cells: sensitive when the cell total minus its two largest
     # contributions is under p% of the largest (the second could estimate the first that well).
+    # Both dominance rules work on absolute values, so that negative contributions (losses,
+    # refunds) cannot hide a dominant one. ACRO: safe_pratio_p (a fraction there).
     dominance_p_percent: Annotated[float, Field(gt=0, lt=100)] = 10.0
     # (n, k) rule: sensitive when the n largest contributions make up more than k% of the total.
+    # ACRO: safe_nk_n, safe_nk_k (a fraction there, 0.9 by default).
     dominance_n: Annotated[int, Field(ge=1)] = 2
     dominance_k_percent: Annotated[float, Field(gt=0, le=100)] = 85.0
+    # Whether a share of exactly k% is sensitive too (share >= k, as ACRO 1.0.2's NKCheck);
+    # false: only a share over k% (as ACRO's agg_nk before 1.0).
+    dominance_nk_inclusive: bool = False
+    # Whether a shown count of people of 0 is disclosive: it then fails the threshold check and
+    # is suppressed. False: a 0 is allowed, and the zeros check flags a 0 within a non-empty
+    # group for the reviewer. ACRO: zeros_are_disclosive (true by default there).
+    zeros_are_disclosive: bool = False
+    # Release every shown count of people rounded to the nearest multiple of this (after
+    # suppression; halves round up); none: released as counted. ACRO: safe_round_base (5) with
+    # its "round" mitigation.
+    rounding_base: Annotated[int, Field(ge=2)] | None = None
+    # Provable protection of a suppressed cell: the interval of its values consistent with what
+    # is published (linear programming) must reach at least +/- this % of min_cell_count for a
+    # count, +/- dominance_p_percent % of its value for a magnitude. ACRO has no equivalent (it
+    # checks no interval); tau-Argus calls these protection levels.
+    protection_percent: Annotated[float, Field(ge=0, le=100)] = 50.0
+
+
+class ReviewSettings(Strict):
+    """``conf/review.yaml``: who reviews outputs, and the review console's sessions."""
+
+    # Directory user names (LDAP uid) of the secretariat's output checkers. Signing in to the
+    # console, or approving in the CLI, takes a name on this list: the directory alone says who
+    # someone is, not that they may release outputs.
+    reviewers: list[Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_.-]{0,63}$")]]
+    # A console session ends this long after sign-in, whatever the browser does.
+    session_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
 
 
 class Lifecycle(Strict):
@@ -306,6 +336,7 @@ class Conf:
             )
         self.standard: Standard = load_model(self.root / "standard.yaml", Standard)
         self.lifecycle: Lifecycle = load_model(self.root / "lifecycle.yaml", Lifecycle)
+        self.review: ReviewSettings = load_model(self.root / "review.yaml", ReviewSettings)
         self.agencies: dict[str, AgencyContract] = {}
         for path in sorted((self.root / "agencies").glob("*.yaml")):
             contract = load_model(path, AgencyContract)
@@ -414,6 +445,7 @@ __all__ = [
     "Lifecycle",
     "Profile",
     "ProjectSpec",
+    "ReviewSettings",
     "Strict",
     "ZONES",
     "default_conf_dir",

@@ -37,6 +37,16 @@ def chart_data(cells: pd.DataFrame, chart: Chart) -> pd.DataFrame:
     return data.sort_index()
 
 
+def draw_cells(cells: pd.DataFrame, dims: tuple[str, ...], chart: Chart) -> bytes:
+    """The chart drawn from an output's cells as released: hidden cells are null (read back as
+    objects) and drop out of the sums."""
+    cells = cells.copy()
+    for c in cells.columns:
+        if c not in dims:
+            cells[c] = pd.to_numeric(cells[c], errors="coerce")
+    return draw(chart_data(cells, chart), chart)
+
+
 def draw(data: pd.DataFrame, chart: Chart) -> bytes:
     """The chart as PNG bytes (written by the caller, to whichever store the zone is on)."""
     many = len(data.index) > 24

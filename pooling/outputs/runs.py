@@ -5,8 +5,9 @@ A run writes under ``outputs/<project>/<run_id>/``:
 - one Delta table per output, with its metadata (cells, count column, pool versions read);
 - ``<output>.png``, a chart of each headline output;
 - ``report.md``: what was computed, from which pool versions, how to read it;
-- ``_dominance/<output>``: for magnitude outputs, the largest contributions per cell, for the
-  review's dominance rules (secretariat only, never released);
+- ``_dominance/<output>``: for magnitude outputs, the largest contributions per cell (absolute
+  values) and how many are negative, for the review's dominance rules (secretariat only, never
+  released);
 - ``manifest.json`` last, with status ``pending_review``. A run directory without a manifest is
   an interrupted run and is never offered for review.
 
@@ -69,14 +70,19 @@ class RunReport:
 
 
 def largest_contributions(contributions: DataFrame, dims: Sequence[str], n: int) -> DataFrame:
-    """Per cell and measure: how many contributors, the total, and the ``n`` largest values
-    (descending). Enough for the p% and (n, k) rules without keeping every contribution."""
-    rank = F.row_number().over(Window.partitionBy(*dims, "measure").orderBy(F.col("value").desc()))
+    """Per cell and measure: how many contributors, the (signed) total, the total of absolute
+    values, how many contributions are negative, and the ``n`` largest absolute values
+    (descending). Enough for the p% and (n, k) rules without keeping every contribution; they
+    work on absolute values, so that a large negative contribution (a loss) still dominates."""
+    size = F.abs(F.col("value"))
+    rank = F.row_number().over(Window.partitionBy(*dims, "measure").orderBy(size.desc()))
     ranked = contributions.withColumn("rank", rank)
-    top = F.sort_array(F.collect_list(F.when(F.col("rank") <= n, F.col("value"))), asc=False)
+    top = F.sort_array(F.collect_list(F.when(F.col("rank") <= n, size)), asc=False)
     return ranked.groupBy(*dims, "measure").agg(
         F.count(F.lit(1)).alias("contributors"),
         F.sum("value").alias("total"),
+        F.sum(size).alias("abs_total"),
+        F.count(F.when(F.col("value") < 0, True)).alias("negatives"),
         top.alias("largest"),
     )
 
@@ -132,7 +138,8 @@ def _checked_and_written(
             dominance[name] = _write_dominance_support(spark, zones, spec, run_id, name, output)
         chart_file, data = _chart(spark, report, name, output, written)
         facts[name] = reports.OutputFacts(output, written.rows, written.version, chart_file, data)
-    manifest = _manifest(spec, report, outputs, facts, dominance)
+    author = actor or audit.current_actor()  # who may not review this run
+    manifest = _manifest(spec, report, outputs, facts, dominance, author)
     storage = Storage(spark)
     _write_report(storage, spec, zones, report, facts)
     manifest.write(storage, report.directory)  # last: the manifest marks the run complete
@@ -141,7 +148,7 @@ def _checked_and_written(
         zones.audit,
         action="project_run",
         subject=project,
-        actor=actor,
+        actor=author,
         details=manifest.to_dict(),
     )
     report.seconds = time.monotonic() - t0
@@ -234,6 +241,7 @@ def _manifest(
     outputs: dict[str, projects.Output],
     facts: dict[str, reports.OutputFacts],
     dominance: dict[str, tables.Written],
+    author: str,
 ) -> RunManifest:
     """The run's manifest: what the review reads, and the audit event's details."""
     return RunManifest(
@@ -260,6 +268,7 @@ def _manifest(
         },
         report="report.md",
         disclosure=spec.disclosure,
+        author=author,
     )
 
 

@@ -1,22 +1,29 @@
-"""The secretariat's decision on a run: approve (and release) or reject, with reasons.
+"""A reviewer's step on a run: approve a release, reject, or return the run to its author.
 
-``approve`` releases outputs whose checks pass, or pass once suppression is applied (only when
-asked for); ``reject`` releases nothing. Every decision, with reviewer, reasons and check
-results, is an audit event; every release another (:mod:`pooling.review.release`).
+Under the two-checker rule (:mod:`pooling.review.signoff`) a step is recorded in the run's
+manifest and as an audit event; the second of two agreeing approvals releases
+(:mod:`pooling.review.release`). An approval is of outputs whose checks pass, or pass once
+suppression is applied (only when asked for). The console and the CLI both come here.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
 
 from pyspark.sql import SparkSession
 
 from pooling.core import audit
 from pooling.core.config import Conf
 from pooling.core.errors import ReviewError, UnknownNameError
-from pooling.core.storage import Storage
+from pooling.core.storage import Storage, local_commit_lock
 from pooling.core.zones import Zones
-from pooling.outputs.manifest import APPROVED, PENDING, REJECTED
+from pooling.outputs.manifest import APPROVED, Review
+from pooling.review import signoff
 from pooling.review.examine import RunReview, review_run
-from pooling.review.release import release
+from pooling.review.release import is_released, release
+
+Verdict = Literal["approve", "reject", "return"]
 
 
 def decide(
@@ -25,66 +32,128 @@ def decide(
     zones: Zones,
     ref: str,
     *,
-    approve: bool,
+    verdict: Verdict,
     reviewer: str,
     reason: str,
     outputs: list[str] | None = None,
     apply_suppression: bool = False,
 ) -> RunReview:
-    """Approve (and release) or reject a run's outputs, with the reviewer's reasons."""
+    """One reviewer's step on the run ``ref``; returns the run with its manifest as written."""
     if not reason.strip():
         raise ReviewError("a decision needs a reason (--reason)")
-    run = review_run(spark, conf, zones, ref)
-    if run.manifest.status != PENDING:
-        raise ReviewError(f"run {ref} was already decided: {run.manifest.status}")
-    chosen = outputs or list(run.outputs)
+    # One step at a time per run, across processes (the console and the CLI): two reviewers
+    # deciding at once must not both read "one approval so far". A no-op on remote stores.
+    with local_commit_lock(zones.outputs(*ref.partition("/")[::2])):
+        run = review_run(spark, conf, zones, ref)
+        signoff.check_reviewer(run.manifest, reviewer, conf.review)
+        return _step(spark, zones, run, verdict, reviewer, reason, outputs, apply_suppression)
+
+
+def _step(
+    spark: SparkSession,
+    zones: Zones,
+    run: RunReview,
+    verdict: Verdict,
+    reviewer: str,
+    reason: str,
+    outputs: list[str] | None,
+    apply_suppression: bool,
+) -> RunReview:
+    ref = run.ref
+    chosen = sorted(outputs or run.outputs)
     unknown = [o for o in chosen if o not in run.outputs]
     if unknown:
         raise UnknownNameError(f"run {ref} has no output(s) {unknown}; it has {list(run.outputs)}")
+    suppressed = apply_suppression and verdict == "approve"
     results = {
         n: {
             "checks": {c.name: {"passed": c.passed, "cells": len(c.cells)} for c in r.checks},
-            "suppressed_cells": len(r.suppression.cells) if apply_suppression else 0,
+            "suppressed_cells": len(r.suppression.cells) if suppressed else 0,
+            "rounding_base": r.rounding_base,
             "checks_as_released": {
                 c.name: {"passed": c.passed, "cells": len(c.cells)}
-                for c in (r.after if apply_suppression else r.checks)
+                for c in (r.after if suppressed else r.checks)
             },
         }
         for n, r in run.outputs.items()
         if n in chosen
     }
-    if approve:
+    if verdict == "approve":
         for n in chosen:
             r = run.outputs[n]
-            if r.failing and not apply_suppression:
+            if r.failing and not suppressed:
                 raise ReviewError(
                     f"{ref} output {n!r} fails {r.failing}; approve with --suppress to hide "
                     "the failing cells (see `pooling review show`), or reject it"
                 )
-            if apply_suppression and r.failing_after:
+            if suppressed and r.failing_after:
                 raise ReviewError(
                     f"{ref} output {n!r} still fails {r.failing_after} when suppressed"
                 )
-    decision = APPROVED if approve else REJECTED
+    facts = {
+        n: {
+            "source": [run.outputs[n].source.path, run.outputs[n].source.version],
+            "cells": run.outputs[n].suppression.cells if suppressed else [],
+            "rounding_base": run.outputs[n].rounding_base,
+        }
+        for n in chosen
+    }
+    step = Review(
+        reviewer=reviewer,
+        verdict=verdict,
+        reason=reason,
+        at=datetime.now(UTC).isoformat(timespec="seconds"),
+        outputs=chosen if verdict == "approve" else [],
+        suppressed=suppressed,
+        release_digest=(
+            signoff.release_digest(chosen, suppressed, facts) if verdict == "approve" else None
+        ),
+    )
+    manifest = run.manifest.reviewed(step)
+    result = signoff.outcome(manifest.reviews)
+    final = zones.released(run.project, run.run_id)
+    if result.status != APPROVED and is_released(Storage(spark), final):
+        # An approval that released it died before it could mark the run: only the same
+        # release (which finishes it, see release._finish) may follow.
+        raise ReviewError(
+            f"{final} is released already, with outputs {sorted(run.outputs)}; a run is "
+            "released once, and only an approval of that same release finishes it"
+        )
     audit.record(
         spark,
         zones.audit,
         action="review",
         subject=ref,
         actor=reviewer,
-        details={"decision": decision, "reason": reason, "outputs": results},
+        details={
+            "verdict": verdict,
+            "step": len(manifest.reviews),
+            "decision": result.status,
+            "summary": result.summary,
+            "reason": reason,
+            "outputs": results if verdict == "approve" else {},
+            "release_digest": step.release_digest,
+        },
     )
-    if approve:
+    approved = manifest.reviews[-signoff.REQUIRED] if result.status == APPROVED else None
+    if approved is not None:  # the earlier approval: the same release, by the digest
         release(
             spark,
             zones,
             run,
-            outputs=chosen,
-            reviewer=reviewer,
-            reason=reason,
-            suppressed=apply_suppression,
+            outputs=approved.outputs,
+            reviewers=list(result.reviewers),
+            reason="; ".join(f"{s.reviewer}: {s.reason}" for s in manifest.reviews),
+            suppressed=approved.suppressed,
             results=results,
         )
-    run.manifest = run.manifest.decided(decision, reviewer=reviewer, reason=reason, outputs=chosen)
-    run.manifest.write(Storage(spark), run.directory)
+    if result.status != manifest.status:
+        manifest = manifest.decided(
+            result.status,
+            reviewer=", ".join(result.reviewers),
+            reason=result.summary,
+            outputs=approved.outputs if approved is not None else [],
+        )
+    manifest.write(Storage(spark), run.directory)
+    run.manifest = manifest
     return run

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 
 import pandas as pd
 from pyspark.sql import SparkSession
@@ -33,7 +34,7 @@ def release(
     run: RunReview,
     *,
     outputs: list[str],
-    reviewer: str,
+    reviewers: list[str],
     reason: str,
     suppressed: bool,
     results: dict[str, dict],
@@ -41,7 +42,8 @@ def release(
     """Release the approved ``outputs`` of ``run`` (suppressed, if so decided) under
     ``released/<project>/<run_id>/``, with their CSV, chart and manifest, as one rename.
 
-    ``results`` are the decision's check results per output, recorded in the release manifest.
+    ``reviewers`` are the two who approved it; ``results`` the check results per output, recorded
+    in the release manifest.
     Returns the released folder.
     """
     storage = Storage(spark)
@@ -52,7 +54,7 @@ def release(
     staging = f"{zones.released(run.project, '').rstrip('/')}/.staging-{run.run_id}"
     staging = staging if atomic else final
     if is_released(storage, final):
-        return _finish(spark, zones, run, final, outputs, suppressed, reviewer)
+        return _finish(spark, zones, run, final, outputs, suppressed, reviewers)
     # What an interrupted release left: its staging, or (S3) a folder without its manifest.
     storage.delete(staging, recursive=True)
     storage.delete(final, recursive=True)
@@ -60,7 +62,7 @@ def release(
     released = {}
     for n in outputs:
         r = run.outputs[n]
-        frame = r.suppression.released if suppressed else r.cells
+        frame = r.as_released(suppressed)
         written = tables.replace_table(
             spark,
             _release_frame(spark, r, frame),
@@ -69,17 +71,13 @@ def release(
                 "kind": "released",
                 "project": run.project,
                 "run_id": run.run_id,
-                "reviewer": reviewer,
+                "reviewers": ",".join(reviewers),
                 "source": json.dumps({"path": r.source.path, "version": r.source.version}),
             },
         )
         storage.write_text(f"{staging}/{n}.csv", frame.to_csv(index=False))
         if r.chart:  # drawn again from the released cells only
-            cells = frame.copy()
-            for c in cells.columns:
-                if c not in r.meta.dims:
-                    cells[c] = pd.to_numeric(cells[c], errors="coerce")
-            png = reports.draw(reports.chart_data(cells, r.chart), r.chart)
+            png = reports.draw_cells(frame, r.meta.dims, r.chart)
             storage.write_bytes(f"{staging}/{n}.png", png)
         released[n] = {
             "rows": written.rows,
@@ -95,7 +93,8 @@ def release(
         "project": run.project,
         "run_id": run.run_id,
         "status": APPROVED,
-        "reviewer": reviewer,
+        "reviewers": reviewers,
+        "released_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "reason": reason,
         "pool_versions": run.manifest.pool_versions,
         "outputs": released,
@@ -107,7 +106,7 @@ def release(
     if atomic:
         storage.rename(staging, final)
     failpoints.reached("release.moved")
-    _record(spark, zones, run, final, reviewer, {n: v["rows"] for n, v in released.items()})
+    _record(spark, zones, run, final, reviewers, {n: v["rows"] for n, v in released.items()})
     log.info("released %s: %s -> %s", run.ref, ", ".join(released), final)
     return final
 
@@ -119,7 +118,7 @@ def _finish(
     final: str,
     outputs: list[str],
     suppressed: bool,
-    reviewer: str,
+    reviewers: list[str],
 ) -> str:
     """The run is released already: by an approval that died before it could record the
     release or mark the run decided. The same release is finished (its audit event, once);
@@ -134,7 +133,7 @@ def _finish(
             "a run is released once"
         )
     log.info("%s: released by an earlier approval that did not finish; finishing it", run.ref)
-    _record(spark, zones, run, final, reviewer, {n: o["rows"] for n, o in held.items()})
+    _record(spark, zones, run, final, reviewers, {n: o["rows"] for n, o in held.items()})
     return final
 
 
@@ -143,7 +142,7 @@ def _record(
     zones: Zones,
     run: RunReview,
     final: str,
-    reviewer: str,
+    reviewers: list[str],
     rows: dict[str, int],
 ) -> None:
     """The release's audit event, unless an earlier attempt of the same release recorded it."""
@@ -159,8 +158,8 @@ def _record(
         zones.audit,
         action="release",
         subject=run.ref,
-        actor=reviewer,
-        details={"path": final, "outputs": rows},
+        actor=reviewers[-1],  # the approval that released it
+        details={"path": final, "outputs": rows, "reviewers": reviewers},
     )
 
 

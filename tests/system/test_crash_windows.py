@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from pyspark.sql import DataFrame
 
 from pooling import review
 from pooling.core import tables
+from pooling.core.audit import current_actor
 from pooling.core.errors import ReviewError
 from pooling.core.storage import Storage
 from pooling.core.zones import Zones
@@ -206,16 +209,23 @@ def test_killed_between_two_pool_tables_runs_read_the_last_whole_build(pooled, s
 
 
 def test_a_release_killed_halfway_or_before_its_record_finishes_as_an_uninterrupted_one(
-    pooled, spark_session, conf
+    pooled, spark_session, conf, tmp_path
 ):
     spark, data, zones = spark_session, pooled, Zones.under(pooled)
     storage = Storage(spark)
     whole, killed = (run_project(spark, conf, zones, PROJECT).run_id for _ in range(2))
-    approve = dict(approve=True, reviewer="r1", reason="suppressed", apply_suppression=True)
-    review.decide(spark, conf, zones, f"{PROJECT}/{whole}", **approve)
+    # Two checkers: r1, then the OS account (the CLI's reviewer), whose approval releases.
+    second = current_actor()
+    approve = dict(verdict="approve", reason="suppressed", apply_suppression=True)
+    for reviewer in ("r1", second):
+        review.decide(spark, conf, zones, f"{PROJECT}/{whole}", reviewer=reviewer, **approve)
+    review.decide(spark, conf, zones, f"{PROJECT}/{killed}", reviewer="r1", **approve)
 
-    cmd = [str(POOLING), "review", "approve", f"{PROJECT}/{killed}"]
-    cmd += ["--reviewer", "r1", "--reason", "suppressed", "--suppress"]
+    site = tmp_path / "conf"  # conf/ with this test's reviewers, for the CLI
+    shutil.copytree(REPO / "conf", site)
+    (site / "review.yaml").write_text(yaml.safe_dump(conf.review.model_dump()))
+    cmd = [str(POOLING), "--conf", str(site), "review", "approve", f"{PROJECT}/{killed}"]
+    cmd += ["--reason", "suppressed", "--suppress"]
     _killed_at("release.output_staged", cmd, data)
     final = zones.released(PROJECT, killed)
     # Halfway: the staging holds a part, the release does not exist, the run is still pending.
@@ -233,9 +243,10 @@ def test_a_release_killed_halfway_or_before_its_record_finishes_as_an_uninterrup
     assert [e["subject"] for e in events(spark, data, "release")] == [f"{PROJECT}/{whole}"]
     # Only the same release is finished; another decision on the released run is refused.
     released = sorted(json.loads(Path(final, "manifest.json").read_text())["outputs"])
+    again = dict(reviewer=second, **approve)  # its step died with it: it may take it again
     with pytest.raises(ReviewError, match="is released already, with outputs"):
-        review.decide(spark, conf, zones, f"{PROJECT}/{killed}", outputs=released[:1], **approve)
-    review.decide(spark, conf, zones, f"{PROJECT}/{killed}", **approve)
+        review.decide(spark, conf, zones, f"{PROJECT}/{killed}", outputs=released[:1], **again)
+    review.decide(spark, conf, zones, f"{PROJECT}/{killed}", **again)
 
     assert not staging.exists()
     releases = sorted(e["subject"] for e in events(spark, data, "release"))
@@ -245,8 +256,11 @@ def test_a_release_killed_halfway_or_before_its_record_finishes_as_an_uninterrup
     for f in a.iterdir():
         if f.suffix in (".csv", ".png"):
             assert f.read_bytes() == (b / f.name).read_bytes(), f.name
-    ma, mb = ((d / "manifest.json").read_text().replace(d.name, "RUN") for d in (a, b))
-    assert ma == mb  # the same outputs, rows, suppressed cells, checks and sources
-    for n in json.loads(ma)["outputs"]:
+    ma, mb = (
+        {**json.loads((d / "manifest.json").read_text().replace(d.name, "RUN")), "released_at": 0}
+        for d in (a, b)
+    )
+    assert ma == mb  # the same reviewers, outputs, rows, suppressed cells, checks and sources
+    for n in ma["outputs"]:
         _same_rows(tables.read_version(spark, str(a / n)), tables.read_version(spark, str(b / n)))
     assert killed not in [m.run_id for m in review.pending(storage, zones)]

@@ -9,6 +9,7 @@ import pytest
 from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
+from pooling.core.audit import current_actor
 from pooling.core.storage import Storage
 from pooling.dev.demo import TRUTH_CHECKS
 
@@ -244,43 +245,33 @@ def test_review_flags_small_cells_and_releases_only_what_was_approved(
     # Approving outputs that fail their checks is refused; nothing is released.
     with pytest.raises(ReviewError, match="fails"):
         review.decide(
-            spark, conf, zones, runs["low_income"], approve=True, reviewer="r1", reason="looks fine"
+            spark, conf, zones, runs["low_income"], verdict="approve", reviewer="r1", reason="ok"
         )
     assert not released.exists() or not any(released.rglob("manifest.json"))
 
-    # With suppression: released, and no released count of people is under the threshold.
-    review.decide(
-        spark,
-        conf,
-        zones,
-        runs["low_income"],
-        approve=True,
-        reviewer="r1",
-        reason="small cells suppressed",
-        apply_suppression=True,
-    )
-    review.decide(
-        spark,
-        conf,
-        zones,
-        runs["agriculture"],
-        approve=False,
-        reviewer="r1",
-        reason="price exposure needs a coarser grouping",
-    )
-    with pytest.raises(ReviewError, match="already decided"):
+    # With suppression, by two checkers: the first approval releases nothing, the second does,
+    # and no released count of people is under the threshold.
+    steps = dict(verdict="approve", reason="small cells suppressed", apply_suppression=True)
+    first = review.decide(spark, conf, zones, runs["low_income"], reviewer="r1", **steps)
+    assert first.manifest.status == "pending_review" and len(first.manifest.reviews) == 1
+    assert not released.exists() or not any(released.rglob("manifest.json"))
+    review.decide(spark, conf, zones, runs["low_income"], reviewer="r2", **steps)
+    reason = "price exposure needs a coarser grouping"
+    for reviewer in ("r1", "r2"):
         review.decide(
             spark,
             conf,
             zones,
             runs["agriculture"],
-            approve=True,
-            reviewer="r2",
-            reason="second thoughts",
-            apply_suppression=True,
+            verdict="reject",
+            reviewer=reviewer,
+            reason=reason,
         )
+    with pytest.raises(ReviewError, match="already decided"):
+        review.decide(spark, conf, zones, runs["agriculture"], reviewer=current_actor(), **steps)
     out = json.loads(next(released.glob("low_income/*/manifest.json")).read_text())
     assert out["status"] == "approved" and set(out["outputs"]) == set(run.outputs)
+    assert out["reviewers"] == ["r1", "r2"]
     for name, o in out["outputs"].items():
         df = spark.read.format("delta").load(str(released / "low_income" / out["run_id"] / name))
         meta = run.outputs[name].meta
@@ -293,11 +284,13 @@ def test_review_flags_small_cells_and_releases_only_what_was_approved(
     assert sorted(p.name for p in released.iterdir()) == ["low_income"]
     assert [p.name for p in (released / "low_income").iterdir()] == [out["run_id"]]
     events = spark.read.format("delta").load(zones.audit)
-    decisions = {
-        (r["subject"], json.loads(r["details"])["decision"])
+    steps = [
+        (r["subject"], json.loads(r["details"]))
         for r in events.where("action = 'review'").collect()
-    }
+    ]
+    decisions = {(ref, d["decision"]) for ref, d in steps if d["decision"] != "pending_review"}
     assert decisions == {(runs["low_income"], "approved"), (runs["agriculture"], "rejected")}
+    assert sorted(d["step"] for _, d in steps) == [1, 1, 2, 2]
     assert events.where(f"action = 'release' AND subject = '{runs['low_income']}'").count() == 1
 
     # The CLI lists what still waits.

@@ -96,19 +96,20 @@ def _whole_job(spark, conf, root: str, linkage: str) -> dict[str, str]:
     # Review: approved with suppression, released as a whole, with its manifest last.
     runs = {m["project"]: f"{m['project']}/{m['run_id']}" for m in review.pending(storage, zones)}
     assert set(runs) == set(conf.projects)
-    review.decide(
-        spark,
-        conf,
-        zones,
-        runs["low_income"],
-        approve=True,
-        reviewer="r1",
-        reason="small cells suppressed",
-        apply_suppression=True,
-    )
+    for reviewer in ("r1", "r2"):  # two checkers
+        review.decide(
+            spark,
+            conf,
+            zones,
+            runs["low_income"],
+            verdict="approve",
+            reviewer=reviewer,
+            reason="small cells suppressed",
+            apply_suppression=True,
+        )
     released = zones.released("low_income", report.runs["low_income"].run_id)
     out = json.loads(storage.read_text(f"{released}/manifest.json"))
-    assert out["status"] == "approved" and out["outputs"]
+    assert out["status"] == "approved" and out["outputs"] and out["reviewers"] == ["r1", "r2"]
     for name, o in out["outputs"].items():
         assert tables.read_version(spark, f"{released}/{name}").count() == o["rows"], name
     assert [e.name for e in storage.list(zones.released("low_income"))] == [out["run_id"]]
