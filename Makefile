@@ -8,7 +8,7 @@ DELTA_ARTIFACT := io.delta:delta-spark_4.1_2.13:4.3.1
 PERSONS ?= 100000
 SEED    ?= 2560
 
-.PHONY: demo test setup venv jars s3jars hdfs authz ldap serviceuser key dist check lint bench clean
+.PHONY: demo test setup venv jars s3jars hdfs authz ldap serviceuser browser key dist check lint bench clean
 
 demo: venv jars key
 	$(VENV)/bin/pooling demo --persons $(PERSONS) --seed $(SEED)
@@ -17,7 +17,7 @@ demo: venv jars key
 # tests marked slow (the whole job on HDFS, S3 and a standalone cluster; jobs killed mid-write):
 # `make test SUITE=full` runs every test, as CI does (.ci/run).
 SUITE ?= default
-test: venv jars s3jars hdfs authz ldap serviceuser
+test: venv jars s3jars hdfs authz ldap serviceuser browser
 	$(VENV)/bin/pytest -q $(if $(filter full,$(SUITE)),,-m "not slow")
 
 setup: venv jars authz ldap serviceuser key
@@ -78,6 +78,10 @@ ldap: .cache/ldap/.fetched
 SERVICE_USER := $(shell sed -n 's/^service_user: *//p' conf/access.yaml)
 serviceuser: venv
 	build/serviceuser.sh $(SERVICE_USER) $(CURDIR) $$($(PY) -c 'import sys; print(sys.base_prefix)')
+
+# Debian's chromium and chromium-driver for the review console's browser tests (root: apt).
+browser:
+	build/browser.sh
 
 # A local master key for the demo, mode 0600, never committed (.keys/ is git-ignored).
 key: .keys/master.key

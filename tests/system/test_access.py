@@ -16,7 +16,6 @@ import pwd
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,11 +25,11 @@ import pyspark
 import pytest
 import yaml
 
+from tests.system.directory import directory, free_port
+
 REPO = Path(__file__).resolve().parents[2]
-LDAP = REPO / ".cache" / "ldap" / "root"
 BEELINE = Path(pyspark.__file__).parent / "bin" / "beeline"
 POOLING = Path(sys.executable).parent / "pooling"
-BASE_DN = "ou=people,dc=pooling,dc=local"
 SERVICE_USER = yaml.safe_load((REPO / "conf" / "access.yaml").read_text())["service_user"]
 TIMEOUT_S = 20
 MAX_ROWS = 50
@@ -41,15 +40,7 @@ RULE = "not allowed for "  # every refusal of the rule starts so; Spark's own er
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the endpoint's OS user needs root")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ldap_env() -> dict[str, str]:
-    libs = f"{LDAP}/usr/lib/x86_64-linux-gnu:{LDAP}/lib/x86_64-linux-gnu"
-    return {**os.environ, "LD_LIBRARY_PATH": libs}
+_free_port = free_port
 
 
 def _let_service_user_through(path: Path) -> None:
@@ -66,52 +57,10 @@ def _let_service_user_through(path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def ldap(tmp_path_factory):
-    """A throwaway OpenLDAP (Debian's slapd, unpacked by `make ldap`) with three users: two
-    analysts and a directory user with no grant at all."""
-    d = tmp_path_factory.mktemp("ldap")
-    (d / "db").mkdir()
-    env = _ldap_env()
-    # Hex: a password starting with "-" would read as an option to beeline.
-    users = {u: secrets.token_hex(12) for u in ("fpo_analyst", "oae_analyst", "stranger")}
-    schema = LDAP / "etc" / "ldap" / "schema"
-    (d / "slapd.conf").write_text(
-        "".join(f"include {schema}/{s}.schema\n" for s in ("core", "cosine", "inetorgperson"))
-        + f"modulepath {LDAP}/usr/lib/ldap\nmoduleload back_mdb\npidfile {d}/slapd.pid\n"
-        + 'database mdb\nsuffix "dc=pooling,dc=local"\n'
-        + f'rootdn "cn=admin,dc=pooling,dc=local"\nrootpw {secrets.token_urlsafe(12)}\n'
-        + f"directory {d}/db\n"
-    )
-    entries = [
-        "dn: dc=pooling,dc=local\nobjectClass: dcObject\nobjectClass: organization\n"
-        "o: pooling\ndc: pooling\n",
-        f"dn: {BASE_DN}\nobjectClass: organizationalUnit\nou: people\n",
-    ]
-    for user, password in users.items():
-        hashed = subprocess.run(
-            [LDAP / "usr/sbin/slappasswd", "-s", password],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        entries.append(
-            f"dn: uid={user},{BASE_DN}\nobjectClass: inetOrgPerson\nuid: {user}\ncn: {user}\n"
-            f"sn: analyst\nuserPassword: {hashed}\n"
-        )
-    (d / "data.ldif").write_text("\n".join(entries))
-    subprocess.run(
-        [LDAP / "usr/sbin/slapadd", "-f", d / "slapd.conf", "-l", d / "data.ldif"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    port = _free_port()
-    url = f"ldap://127.0.0.1:{port}"
-    subprocess.run(
-        [LDAP / "usr/sbin/slapd", "-f", d / "slapd.conf", "-h", f"{url}/"], env=env, check=True
-    )
-    yield url, users
-    os.kill(int((d / "slapd.pid").read_text()), 15)
+    """Two analysts and a directory user with no grant at all."""
+    users = ("fpo_analyst", "oae_analyst", "stranger")
+    with directory(tmp_path_factory.mktemp("ldap"), users) as d:
+        yield d
 
 
 @pytest.fixture(scope="module")
