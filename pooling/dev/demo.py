@@ -263,5 +263,8 @@ def render(report: DemoReport, zones: Zones, elapsed: float) -> str:
     lines.append(f"Timing   {timing(report.seconds)}")
     lines.extend(_headline(report.checked.get("low_income.welfare_overlap", [])))
     lines.append(f"Audit    every step is recorded in {zones.audit}")
-    lines.append("Next     the secretariat reviews the outputs before anything is released.")
+    lines.append(
+        "Next     two of the secretariat's checkers review the outputs before anything is "
+        "released: `pooling console` (a web page) or `pooling review list`."
+    )
     return "\n".join(lines)

@@ -36,6 +36,7 @@ from typing import Literal
 import pandas as pd
 
 from pooling.core.config import DisclosureSettings
+from pooling.review import protection
 from pseudonymize.standard import PSEUDONYM_PATTERN
 
 
@@ -396,7 +397,23 @@ def coarser_outputs(
 class Suppression:
     released: pd.DataFrame  # hidden cells set to null
     hidden: pd.DataFrame  # booleans, same shape
-    cells: list[dict]  # every hidden cell: dims, column, primary or secondary, and why
+    cells: list[dict]  # every hidden cell: dims, column, primary or secondary, why, interval
+    # Hidden cells whose interval a reader can narrow below the protection level (by LP):
+    # dims, column, interval and the interval needed. A release with any is refused.
+    exposed: list[dict] = field(default_factory=list)
+
+    def public_cells(self) -> list[dict]:
+        """The hidden cells as a release lists them: where, and primary or secondary, never the
+        check's detail (``3 < 10`` is the hidden value) nor the interval."""
+        return [
+            {k: v for k, v in c.items() if k not in ("reason", "interval")}
+            | {
+                "reason": c["reason"].split(" (")[0]
+                if c["reason"].startswith("primary")
+                else "secondary"
+            }
+            for c in self.cells
+        ]
 
 
 def suppress(
@@ -406,9 +423,13 @@ def suppress(
     *,
     additive: Sequence[str] = (),
     coarser: Sequence[tuple[str, ...]] = (),
+    settings: DisclosureSettings | None = None,
 ) -> Suppression:
     """Primary suppression of every failing cell, then secondary suppression (see module doc).
-    ``additive``: magnitude columns that are sums (their totals are known too)."""
+    ``additive``: magnitude columns that are sums (their totals are known too). With
+    ``settings``, every primary cell of a summed column is then protected by linear programming
+    (:mod:`pooling.review.protection`): further cells are hidden until its interval reaches the
+    protection level, and each hidden cell's interval is recorded."""
     dims = list(meta.dims)
     values = [c for c in df.columns if c not in dims]
     hidden = pd.DataFrame(False, index=df.index, columns=df.columns)
@@ -449,9 +470,74 @@ def suppress(
                     )
                     changed = True
 
+    groupings = [t.dims for t in protection.line_totals(dims)] + [tuple(c) for c in coarser]
+    exposed: list[dict] = []
+
+    def published_totals(column: str) -> list[protection.KnownTotals]:
+        """The totals a reader may know (or derive: the LP combines them): every total that
+        the same rules would let anyone publish. Of people, 0 or at least ``min_cell_count``, as
+        for the differencing check; of a magnitude, one with at least two contributing cells (a
+        total of one cell is that cell, as sensitive as it)."""
+        people = column in meta.people_counts
+        m, known = settings.min_cell_count, []
+        for g in groupings:
+            parts = df.groupby(list(g), dropna=False) if g else [((), df)]
+            keys = []
+            for key, part in parts:
+                v = part[column]
+                ok = not 0 < v.sum() < m if people else int((v.fillna(0) != 0).sum()) != 1
+                if ok:
+                    keys.append(key if isinstance(key, tuple) else (key,))
+            known.append(protection.KnownTotals(g, frozenset(keys)))
+        return known
+
+    def provable(column: str) -> None:
+        """Close what the per-line rule leaves open (the bridge): a primary cell of ``column``
+        whose interval, given every known total, is narrower than the protection level."""
+        if settings is None or not hidden[column].any():
+            return
+        values = df[column]
+        people = column in meta.people_counts
+        lower = 0.0 if people or (values.dropna() >= 0).all() else None
+        p_count = settings.protection_percent / 100 * settings.min_cell_count
+        p_share = settings.dominance_p_percent / 100
+        level = p_count if people else (lambda v: abs(v) * p_share)
+        primary = pd.Series(
+            [why.get((i, column), "").startswith("primary") for i in df.index], index=df.index
+        )
+        done = protection.protect(
+            df,
+            dims,
+            column,
+            hidden[column],
+            published_totals(column),
+            level,
+            lower,
+            sensitive=primary,
+        )
+        for a in done.added:
+            hidden.at[a.index, column] = True
+            why[(a.index, column)] = a.reason
+        for i, (lo, hi) in done.intervals.iterrows():
+            bounds[(i, column)] = [float(lo), float(hi)]
+        for i in done.exposed:
+            need = level if not callable(level) else level(values[i])
+            exposed.append(
+                {
+                    **{d: df.at[i, d] for d in dims},
+                    "column": column,
+                    "detail": (
+                        f"a reader can narrow it to [{bounds[(i, column)][0]:g}, "
+                        f"{bounds[(i, column)][1]:g}]; it must be uncertain by ±{need:g}"
+                    ),
+                }
+            )
+
+    bounds: dict[tuple[int, str], list[float]] = {}
     population = meta.count
     if population:
         secondary(population)
+        provable(population)
         for i in df.index[hidden[population]]:
             for c in values:
                 if not hidden.at[i, c]:
@@ -460,6 +546,7 @@ def suppress(
     for c in summed:
         if c != population:
             secondary(c)
+            provable(c)
     derived = [c for c in values if c not in summed]
     for i in df.index[hidden[summed].any(axis=1)] if summed else []:
         for c in derived:
@@ -468,10 +555,29 @@ def suppress(
                 why[(i, c)] = "secondary: derived from a hidden value"
     released = df.astype(object).where(~hidden, None)
     cells = [
-        {**{d: df.at[i, d] for d in dims}, "column": c, "reason": reason}
+        {
+            **{d: df.at[i, d] for d in dims},
+            "column": c,
+            "reason": reason,
+            **({"interval": bounds[(i, c)]} if (i, c) in bounds else {}),
+        }
         for (i, c), reason in sorted(why.items(), key=lambda kv: (kv[0][0], kv[0][1]))
     ]
-    return Suppression(released, hidden, cells)
+    return Suppression(released, hidden, cells, exposed)
+
+
+def protection_check(sup: Suppression, settings: DisclosureSettings) -> Check:
+    """On what a suppression would release: every primary cell's interval of consistent values
+    (by LP) reaches the protection level."""
+    return Check(
+        "protection",
+        f"A hidden cell must stay uncertain: from everything released (every cell, every total, "
+        f"counts never negative) a reader must not narrow a hidden count to within "
+        f"±{settings.protection_percent:g} % of {settings.min_cell_count}, nor a hidden "
+        f"magnitude to within ±{settings.dominance_p_percent:g} % of it.",
+        "fail",
+        list(sup.exposed),
+    )
 
 
 def round_counts(released: pd.DataFrame, meta: OutputMeta, base: int) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from pooling.review.disclosure import (
     OutputMeta,
     Suppression,
     coarser_outputs,
+    protection_check,
     round_counts,
     run_checks,
     suppress,
@@ -126,8 +127,16 @@ def review_run(spark: SparkSession, conf: Conf, zones: Zones, ref: str) -> RunRe
         coarser = coarser_outputs(meta, df, list(frames.values()))
         checks = run_checks(df, meta, settings, support=support, coarser=coarser)
         additive = sorted(set(support["measure"])) if support is not None else []
-        sup = suppress(df, meta, checks, additive=additive, coarser=[c.dims for c, _ in coarser])
+        sup = suppress(
+            df,
+            meta,
+            checks,
+            additive=additive,
+            coarser=[c.dims for c, _ in coarser],
+            settings=settings,
+        )
         after = run_checks(df, meta, settings, support=support, coarser=coarser, hidden=sup.hidden)
+        after.append(protection_check(sup, settings))
         run.outputs[name] = OutputReview(
             meta, df, checks, sup, after, _chart(out.chart_spec), out, settings.rounding_base
         )

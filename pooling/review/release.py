@@ -85,7 +85,7 @@ def release(
             "csv": f"{n}.csv",
             "chart": f"{n}.png" if r.chart else None,
             "source": {"path": r.source.path, "version": r.source.version},
-            "suppressed": r.suppression.cells if suppressed else [],
+            "suppressed": r.suppression.public_cells() if suppressed else [],
             **results[n],
         }
         failpoints.reached("release.output_staged")
@@ -124,7 +124,7 @@ def _finish(
     release or mark the run decided. The same release is finished (its audit event, once);
     any other is refused, since a run is released once."""
     held = json.loads(Storage(spark).read_text(f"{final}/{MANIFEST}"))["outputs"]
-    cells = {n: run.outputs[n].suppression.cells if suppressed else [] for n in outputs}
+    cells = {n: run.outputs[n].suppression.public_cells() if suppressed else [] for n in outputs}
     wanted = json.loads(json.dumps(cells, default=str))  # as the manifest holds them
     if {n: o["suppressed"] for n, o in held.items()} != wanted:
         raise ReviewError(

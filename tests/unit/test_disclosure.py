@@ -7,13 +7,16 @@ import pytest
 
 from pooling.core.config import DisclosureSettings
 from pooling.review.disclosure import (
+    Check,
     OutputMeta,
     coarser_outputs,
     dominance_flags,
+    protection_check,
     round_counts,
     run_checks,
     suppress,
 )
+from pooling.review.protection import KnownTotals, intervals, line_totals
 
 S = DisclosureSettings()  # min 10, p 10 %, (2, 85 %)
 META = OutputMeta("o", ("province_code", "sex"), "persons", ("persons", "screened"))
@@ -432,3 +435,111 @@ def test_pseudonym_shaped_values_and_per_person_rows_fail_the_aggregate_check():
     aggregate = next(c for c in run_checks(df, META, S) if c.name == "aggregate")
     details = {c["detail"] for c in aggregate.cells}
     assert details == {"values shaped like pseudonyms", "every row counts one person"}
+
+
+# --------------------------------------------------------------------------- provable protection
+
+META3 = OutputMeta("o3", ("province_code", "sex", "age_band"), "persons", ("persons",))
+LEVEL = S.protection_percent / 100 * S.min_cell_count  # ±5 for a threshold of 10
+
+
+def _published_lines(df: pd.DataFrame, dims, column: str) -> list[KnownTotals]:
+    """What the test takes a reader to know: every line along each dimension and the whole
+    table, less totals the threshold would not let anyone publish (1..9)."""
+    known = []
+    for t in line_totals(dims):
+        parts = df.groupby(list(t.dims)) if t.dims else [((), df)]
+        keys = [
+            k if isinstance(k, tuple) else (k,) for k, p in parts if not 0 < p[column].sum() < 10
+        ]
+        known.append(KnownTotals(t.dims, frozenset(keys)))
+    return known
+
+
+def _table3(seed: int) -> pd.DataFrame:
+    rng = random.Random(seed)
+    rows = [
+        (p, s, a, rng.choice([0, 1, 2, 4, 7, 12, 15, 20, 30, 45, 60]))
+        for p in ("10", "11", "12", "13")
+        for s in ("F", "M", "X")
+        for a in ("0-14", "15-64", "65+")
+    ]
+    return pd.DataFrame(rows, columns=["province_code", "sex", "age_band", "persons"])
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_after_suppression_no_primary_cell_is_narrower_than_the_protection_level(seed):
+    df = _table3(seed)
+    sup = suppress(df, META3, run_checks(df, META3, S), settings=S)
+    hidden = sup.hidden["persons"]
+    primary = {
+        (c["province_code"], c["sex"], c["age_band"])
+        for c in sup.cells
+        if c["reason"].startswith("primary")
+    }
+    assert primary  # small cells were planted
+    exposed = {(c["province_code"], c["sex"], c["age_band"]) for c in sup.exposed}
+    # A fresh LP over what the release shows: every primary cell not reported exposed is safe.
+    lines = _published_lines(df, META3.dims, "persons")
+    bounds = intervals(df, META3.dims, "persons", hidden, lines)
+    for i, (lo, hi) in bounds.iterrows():
+        key = tuple(df.loc[i, list(META3.dims)])
+        if key in primary and key not in exposed:
+            x = df.at[i, "persons"]
+            assert lo <= max(0, x - LEVEL) + 1e-6 and hi >= x + LEVEL - 1e-6, (key, x, lo, hi)
+    # A cell reported exposed is one no suppression protects: not even hiding every cell.
+    everything = pd.Series(True, index=df.index)
+    all_hidden = intervals(df, META3.dims, "persons", everything, lines)
+    for i in all_hidden.index:
+        key = tuple(df.loc[i, list(META3.dims)])
+        if key in exposed:
+            x, (lo, hi) = df.at[i, "persons"], all_hidden.loc[i]
+            assert lo > max(0, x - LEVEL) + 1e-6 or hi < x + LEVEL - 1e-6, (key, x, lo, hi)
+    # Published cells are the table's own; the protection check lists exactly the exposed.
+    shown = ~hidden
+    assert (sup.released.loc[shown, "persons"] == df.loc[shown, "persons"]).all()
+    assert len(protection_check(sup, S).cells) == len(exposed)
+
+
+def _bridge() -> tuple[pd.DataFrame, list[dict]]:
+    """Rows a..d × columns 1..4: hidden blocks {a, b} × {1, 2} and {c, d} × {3, 4}, joined by
+    (a, 3). Every line hides 0 or at least 2 cells, yet (a, 3) is exact from the totals."""
+    small = {
+        ("a", "1"),
+        ("a", "2"),
+        ("b", "1"),
+        ("b", "2"),
+        ("c", "3"),
+        ("c", "4"),
+        ("d", "3"),
+        ("d", "4"),
+        ("a", "3"),
+    }
+    rows = [(r, c, 3 if (r, c) in small else 40) for r in "abcd" for c in "1234"]
+    df = pd.DataFrame(rows, columns=["r", "c", "n"])
+    cells = [{"r": r, "c": c, "column": "n", "detail": "3 < 10"} for r, c in sorted(small)]
+    return df, cells
+
+
+def test_the_bridge_that_the_per_line_rule_misses_is_caught_and_closed():
+    meta = OutputMeta("b", ("r", "c"), "n", ("n",))
+    df, cells = _bridge()
+    checks = [Check("threshold", "small", "fail", cells)]
+    lines = _published_lines(df, meta.dims, "n")
+    # The per-line rule alone (no settings) adds nothing, and leaves (a, 3) exact.
+    old = suppress(df, meta, checks)
+    assert old.hidden["n"].sum() == len(cells)
+    bounds = intervals(df, meta.dims, "n", old.hidden["n"], lines)
+    bridge = df.index[(df.r == "a") & (df.c == "3")][0]
+    assert bounds.at[bridge, "lo"] == pytest.approx(3) and bounds.at[bridge, "hi"] == pytest.approx(
+        3
+    )
+    # With the LP, further cells are hidden until every hidden cell reaches ±5.
+    new = suppress(df, meta, checks, settings=S)
+    assert new.hidden["n"].sum() > len(cells) and not new.exposed
+    bounds = intervals(df, meta.dims, "n", new.hidden["n"], lines)
+    assert (bounds["lo"] <= 0 + 1e-6).all() and (bounds["hi"] >= 3 + LEVEL - 1e-6).all()
+    added = [c for c in new.cells if c["reason"].startswith("secondary: widens")]
+    assert added and all("interval" in c for c in new.cells)
+    # A release lists the hidden cells without the check's detail (the hidden value).
+    assert all("3 < 10" not in str(c) and "interval" not in c for c in new.public_cells())
