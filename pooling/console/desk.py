@@ -97,8 +97,10 @@ class Desk:
 
     def decide(self, ref: str, **step) -> RunReview:
         with self.lock:
-            run = review.decide(self.spark, self.conf, self.zones, ref, **step)
-            self._reviews.pop(ref, None)
+            run = review.decide(
+                self.spark, self.conf, self.zones, ref, reviewed=self.run(ref), **step
+            )
+            self._reviews[ref] = (self._manifest_text(ref), run)  # same outputs, new manifest
             return run
 
     def chart(self, ref: str, output: str, *, suppressed: bool) -> bytes | None:

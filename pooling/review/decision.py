@@ -18,7 +18,7 @@ from pooling.core.config import Conf
 from pooling.core.errors import ReviewError, UnknownNameError
 from pooling.core.storage import Storage, local_commit_lock
 from pooling.core.zones import Zones
-from pooling.outputs.manifest import APPROVED, Review
+from pooling.outputs.manifest import APPROVED, MANIFEST, Review, RunManifest
 from pooling.review import signoff
 from pooling.review.examine import RunReview, review_run
 from pooling.review.release import is_released, release
@@ -37,14 +37,21 @@ def decide(
     reason: str,
     outputs: list[str] | None = None,
     apply_suppression: bool = False,
+    reviewed: RunReview | None = None,
 ) -> RunReview:
-    """One reviewer's step on the run ``ref``; returns the run with its manifest as written."""
+    """One reviewer's step on the run ``ref``; returns the run with its manifest as written.
+    ``reviewed``: the run's review as the caller has it (the console), used if the run's
+    manifest has not changed since (its checks depend only on the outputs, which never do)."""
     if not reason.strip():
         raise ReviewError("a decision needs a reason (--reason)")
     # One step at a time per run, across processes (the console and the CLI): two reviewers
     # deciding at once must not both read "one approval so far". A no-op on remote stores.
     with local_commit_lock(zones.outputs(*ref.partition("/")[::2])):
-        run = review_run(spark, conf, zones, ref)
+        run = reviewed
+        if run is None or run.manifest != RunManifest.read(
+            Storage(spark), f"{run.directory}/{MANIFEST}"
+        ):
+            run = review_run(spark, conf, zones, ref)
         signoff.check_reviewer(run.manifest, reviewer, conf.review)
         return _step(spark, zones, run, verdict, reviewer, reason, outputs, apply_suppression)
 

@@ -120,6 +120,11 @@ def dominance_reasons(largest: Sequence[float], total: float, s: DisclosureSetti
     return reasons
 
 
+def _shares(largest: Sequence[float], total: float) -> str:
+    """The evidence a reviewer weighs: the largest contributions as shares of the total."""
+    return " and ".join(f"{100 * v / total:.0f} %" for v in largest[:2])
+
+
 def dominance_flags(
     support: pd.DataFrame, dims: Sequence[str], s: DisclosureSettings
 ) -> list[dict]:
@@ -141,7 +146,10 @@ def dominance_flags(
                 {
                     **{d: row[d] for d in dims},
                     "column": row["measure"],
-                    "detail": f"{' and '.join(reasons)}; {int(row['contributors'])} contributor(s)",
+                    "detail": (
+                        f"{' and '.join(reasons)}; {int(row['contributors'])} contributor(s), "
+                        f"the largest {_shares(largest, total)} of the total"
+                    ),
                 }
             )
     return flags
@@ -514,6 +522,7 @@ def suppress(
             level,
             lower,
             sensitive=primary,
+            sliding=True,
         )
         for a in done.added:
             hidden.at[a.index, column] = True
@@ -521,14 +530,18 @@ def suppress(
         for i, (lo, hi) in done.intervals.iterrows():
             bounds[(i, column)] = [float(lo), float(hi)]
         for i in done.exposed:
-            need = level if not callable(level) else level(values[i])
+            lo, hi = bounds[(i, column)]
+            x = values[i]
+            wide = min(x, need := level if not callable(level) else level(x)) + need
+            if lower is None:
+                wide = 2 * need
             exposed.append(
                 {
                     **{d: df.at[i, d] for d in dims},
                     "column": column,
                     "detail": (
-                        f"a reader can narrow it to [{bounds[(i, column)][0]:g}, "
-                        f"{bounds[(i, column)][1]:g}]; it must be uncertain by ±{need:g}"
+                        f"a reader can narrow it to [{lo:g}, {hi:g}]; its interval must be at "
+                        f"least {wide:g} wide"
                     ),
                 }
             )
@@ -568,13 +581,15 @@ def suppress(
 
 def protection_check(sup: Suppression, settings: DisclosureSettings) -> Check:
     """On what a suppression would release: every primary cell's interval of consistent values
-    (by LP) reaches the protection level."""
+    (by LP) is at least as wide as the protection level asks."""
+    level = settings.protection_percent / 100 * settings.min_cell_count
     return Check(
         "protection",
         f"A hidden cell must stay uncertain: from everything released (every cell, every total, "
-        f"counts never negative) a reader must not narrow a hidden count to within "
-        f"±{settings.protection_percent:g} % of {settings.min_cell_count}, nor a hidden "
-        f"magnitude to within ±{settings.dominance_p_percent:g} % of it.",
+        f"counts never negative) a reader must not narrow a hidden count to an interval "
+        f"narrower than ±{level:g} ({settings.protection_percent:g} % of "
+        f"{settings.min_cell_count}), nor a hidden magnitude to narrower than "
+        f"±{settings.dominance_p_percent:g} % of it.",
         "fail",
         list(sup.exposed),
     )

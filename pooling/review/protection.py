@@ -300,21 +300,27 @@ def intervals(
 
 
 class _Need:
-    """How far each cell's interval must reach: [max(lower, x - level), x + level]."""
+    """How far each cell's interval must reach: [max(lower, x - level), x + level]; or, sliding,
+    only as wide as that, 2 x level (less where the lower bound cuts it), wherever it lies."""
 
-    def __init__(self, x: np.ndarray, level: Level, lower: float | None):
+    def __init__(self, x: np.ndarray, level: Level, lower: float | None, sliding: bool = False):
         self.null = np.isnan(x)
         x = np.where(self.null, 0.0, x)
         self.size = np.array([level(v) for v in x]) if callable(level) else np.full(len(x), level)
         self.lo = np.maximum(-math.inf if lower is None else lower, x - self.size)
         self.hi = x + self.size
+        self.width = self.hi - self.lo
+        self.sliding = sliding
         self.tol = TOLERANCE * np.maximum(1.0, np.abs(x))
 
     def shortfall(self, c: int, lo: float, hi: float) -> float:
         """How much the interval [lo, hi] of cell c lacks (0: safe). A null has nothing to hide."""
         if self.null[c]:
             return 0.0
-        short = max(0.0, lo - self.lo[c]) + max(0.0, self.hi[c] - hi)
+        if self.sliding:
+            short = max(0.0, self.width[c] - (hi - lo))
+        else:
+            short = max(0.0, lo - self.lo[c]) + max(0.0, self.hi[c] - hi)
         return 0.0 if short <= self.tol[c] else short
 
 
@@ -346,6 +352,7 @@ def protect(
     lower: float | None = 0.0,
     *,
     sensitive: pd.Series | None = None,
+    sliding: bool = False,
 ) -> Protection:
     """Hide further cells of ``column`` until no hidden cell is exposed, or nothing can help.
 
@@ -361,9 +368,13 @@ def protect(
     of ``hidden``, e.g. the primary cells) says which must: as in tau-ARGUS, where a secondary
     cell is publishable and needs no interval. The strict default never hides a cell that could
     not reach its level itself, and so may refuse where ``sensitive`` would not: in a line 4 + 10
-    with the 4 primary, protecting the 4 takes hiding the 10, which is never more than 14."""
+    with the 4 primary, protecting the 4 takes hiding the 10, which is never more than 14.
+
+    ``sliding``: an interval need only be as wide as [x - level, x + level] (cut at the lower
+    bound), wherever it lies around x: tau-ARGUS's sliding protection, and what "the interval is
+    wider than the protection level" asks. Without it the interval must hold that range itself."""
     reader, mask = _Reader(df, dims, column, totals, lower), _as_mask(df, hidden)
-    need = _Need(reader.x, level, lower)
+    need = _Need(reader.x, level, lower, sliding)
     strict = sensitive is None
     must = mask.copy() if strict else _as_mask(df, sensitive)
     if (must & ~mask).any():
@@ -375,26 +386,42 @@ def protect(
     sizes = reader.m @ (~reader.null).astype(float)
     room = sparse.diags(reader.totals - reader.floor * (sizes - 1)) @ reader.m
     ceiling = np.full(len(df), math.inf) if lower is None else _row_min(room.T.tocsr())
-    can = ceiling >= need.hi - need.tol
+    can = (
+        (ceiling - reader.floor >= need.width - need.tol)
+        if sliding
+        else (ceiling >= need.hi - need.tol)
+    )
     movable = can if strict else np.ones(len(df), dtype=bool)
     added: list[Added] = []
     queue = deque(np.flatnonzero(must & ~reader.null & can))
     while queue:
         e = queue.popleft()
-        short = [
-            target
-            for side, target in ((-1.0, need.hi[e]), (1.0, need.lo[e]))
-            if not reader.reaches(mask, e, side, target, need.tol[e])
-        ]
-        if not short:
-            continue
-        y = reader.shift(mask, e, short[0] - reader.x0[e], cost, movable)
+        if sliding:
+            lo, hi = reader.bounds(mask, [e])[e]
+            if not need.shortfall(e, lo, hi):
+                continue
+            # Up from the low end, else down from the high end, to the width needed.
+            short = [t for t in (lo + need.width[e], hi - need.width[e]) if t >= reader.floor]
+        else:
+            short = [
+                target
+                for side, target in ((-1.0, need.hi[e]), (1.0, need.lo[e]))
+                if not reader.reaches(mask, e, side, target, need.tol[e])
+            ]
+            if not short:
+                continue
+        y = None
+        for target in short[: 2 if sliding else 1]:
+            y = reader.shift(mask, e, target - reader.x0[e], cost, movable)
+            if y is not None:
+                break
         if y is None:
             continue  # nothing can protect it
         moved = np.flatnonzero(~mask & (np.abs(y) > TOLERANCE * max(1.0, abs(y[e]))))
         if not len(moved):
             continue  # within the LPs' float error: the final LP decides
-        why = f"secondary: widens the interval of hidden cell {reader.name(e)} to ±{need.size[e]:g}"
+        reach = f"a width of {need.width[e]:g}" if sliding else f"±{need.size[e]:g}"
+        why = f"secondary: widens the interval of hidden cell {reader.name(e)} to {reach}"
         for c in sorted(moved, key=lambda c: (reader.x0[c] == 0, reader.x0[c], c)):
             mask[c] = True
             added.append(Added(df.index[c], why))

@@ -43,7 +43,7 @@ from tests.system.jobs import (
 )
 
 pytestmark = pytest.mark.slow
-PROJECT = "low_income"
+PROJECT = "education_labour"  # its suppressed outputs can be released at the demo's size
 
 
 def _killed_at(point: str, cmd: list[str], data: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 # pooling's sub-packages in the order data flows; the tools and the command line come last.
-FLOW = ("core", "ingest", "pools", "outputs", "review", "access", "ops", "dev", "cli")
+FLOW = ("core", "ingest", "pools", "outputs", "review", "console", "access", "ops", "dev", "cli")
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
