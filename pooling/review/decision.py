@@ -20,7 +20,7 @@ from pooling.core.storage import Storage, local_commit_lock
 from pooling.core.zones import Zones
 from pooling.outputs.manifest import APPROVED, MANIFEST, Review, RunManifest
 from pooling.review import signoff
-from pooling.review.examine import RunReview, review_run
+from pooling.review.examine import RunReview, review_run, run_dir
 from pooling.review.release import is_released, release
 
 Verdict = Literal["approve", "reject", "return"]
@@ -46,13 +46,14 @@ def decide(
         raise ReviewError("a decision needs a reason (--reason)")
     # One step at a time per run, across processes (the console and the CLI): two reviewers
     # deciding at once must not both read "one approval so far". A no-op on remote stores.
-    with local_commit_lock(zones.outputs(*ref.partition("/")[::2])):
+    storage = Storage(spark)
+    directory = run_dir(storage, zones, ref)  # an unknown run is refused before any lock
+    with local_commit_lock(directory):
+        manifest = RunManifest.read(storage, f"{directory}/{MANIFEST}")
+        signoff.check_reviewer(manifest, reviewer, conf.review)  # before the checks' seconds
         run = reviewed
-        if run is None or run.manifest != RunManifest.read(
-            Storage(spark), f"{run.directory}/{MANIFEST}"
-        ):
+        if run is None or run.ref != ref or run.manifest != manifest:
             run = review_run(spark, conf, zones, ref)
-        signoff.check_reviewer(run.manifest, reviewer, conf.review)
         return _step(spark, zones, run, verdict, reviewer, reason, outputs, apply_suppression)
 
 

@@ -84,7 +84,7 @@ def pending(storage: Storage, zones: Zones) -> list[RunManifest]:
     return sorted(found, key=lambda m: m.run_id)
 
 
-def _run_dir(storage: Storage, zones: Zones, ref: str) -> str:
+def run_dir(storage: Storage, zones: Zones, ref: str) -> str:
     project, _, run_id = ref.partition("/")
     directory = zones.outputs(project, run_id)
     if not run_id or not storage.exists(f"{directory}/{MANIFEST}"):
@@ -111,7 +111,7 @@ def _chart(spec: dict | None) -> Chart | None:
 def review_run(spark: SparkSession, conf: Conf, zones: Zones, ref: str) -> RunReview:
     """Run every check on every output of the run (nothing is written)."""
     storage = Storage(spark)
-    directory = _run_dir(storage, zones, ref)
+    directory = run_dir(storage, zones, ref)
     manifest = RunManifest.read(storage, f"{directory}/{MANIFEST}")
     settings = conf.project(manifest.project).disclosure
     run = RunReview(manifest.project, manifest.run_id, directory, manifest)

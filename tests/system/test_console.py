@@ -200,7 +200,8 @@ def test_two_checkers_through_console_and_cli_release_exactly_what_was_approved(
     assert charts and all(
         browser.execute_script("return arguments[0].naturalWidth", img) > 0 for img in charts
     )
-    browser.execute_script("arguments[0].scrollIntoView()", primary[0])
+    section = browser.find_element(By.CSS_SELECTOR, "section.output")
+    browser.execute_script("arguments[0].scrollIntoView()", section)
     browser.save_screenshot(str(SCREENSHOT))
 
     # A form without its CSRF token is refused by the CSRF check; with it (below) it is taken.

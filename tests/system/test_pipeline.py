@@ -243,16 +243,24 @@ def test_review_flags_small_cells_and_releases_only_what_was_approved(
     assert "threshold" in Path(pages["welfare_overlap"]).read_text(encoding="utf-8")
 
     # Approving outputs that fail their checks is refused; nothing is released.
+    # (The review already made is handed in: decide() reuses it while the manifest is unchanged.)
     with pytest.raises(ReviewError, match="fails"):
         review.decide(
-            spark, conf, zones, runs["low_income"], verdict="approve", reviewer="r1", reason="ok"
+            spark,
+            conf,
+            zones,
+            runs["low_income"],
+            verdict="approve",
+            reviewer="r1",
+            reason="ok",
+            reviewed=run,
         )
     # At 4,000 persons some of low_income's small cells are pinned down by the totals whatever
     # is hidden (the LP protection check): approving it even with suppression is refused.
     steps = dict(verdict="approve", reason="small cells suppressed", apply_suppression=True)
     assert "protection" in run.outputs["likely_exclusion_errors"].failing_after
     with pytest.raises(ReviewError, match=r"still fails \['protection'\] when suppressed"):
-        review.decide(spark, conf, zones, runs["low_income"], reviewer="r1", **steps)
+        review.decide(spark, conf, zones, runs["low_income"], reviewer="r1", reviewed=run, **steps)
     assert not released.exists() or not any(released.rglob("manifest.json"))
 
     # With suppression, by two checkers: the first approval releases nothing, the second does,
@@ -260,13 +268,14 @@ def test_review_flags_small_cells_and_releases_only_what_was_approved(
     project = "education_labour"  # its outputs fail the threshold and dominance, suppressed pass
     run = review.review_run(spark, conf, zones, runs[project])
     assert all(r.failing and not r.failing_after for r in run.outputs.values())
-    first = review.decide(spark, conf, zones, runs[project], reviewer="r1", **steps)
+    first = review.decide(spark, conf, zones, runs[project], reviewer="r1", reviewed=run, **steps)
     assert first.manifest.status == "pending_review" and len(first.manifest.reviews) == 1
     assert not released.exists() or not any(released.rglob("manifest.json"))
-    review.decide(spark, conf, zones, runs[project], reviewer="r2", **steps)
+    review.decide(spark, conf, zones, runs[project], reviewer="r2", reviewed=first, **steps)
     reason = "price exposure needs a coarser grouping"
+    rejected = None  # the first rejection reviews the run; the second reuses that review
     for reviewer in ("r1", "r2"):
-        review.decide(
+        rejected = review.decide(
             spark,
             conf,
             zones,
@@ -274,6 +283,7 @@ def test_review_flags_small_cells_and_releases_only_what_was_approved(
             verdict="reject",
             reviewer=reviewer,
             reason=reason,
+            reviewed=rejected,
         )
     with pytest.raises(ReviewError, match="already decided"):
         review.decide(spark, conf, zones, runs["agriculture"], reviewer=current_actor(), **steps)
