@@ -12,6 +12,7 @@ none may be cached, framed or run scripts from elsewhere.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from datetime import timedelta
@@ -36,6 +37,7 @@ from pooling.console.signin import Directory
 from pooling.core.errors import PoolingError
 
 VERDICTS = {"approve", "reject", "return"}
+RUN_ID = re.compile(r"[0-9]{8}T[0-9]{12}Z")  # as pooling.outputs.runs makes them
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -110,8 +112,10 @@ def create_app(desk: Desk, directory: Directory, *, tls: bool) -> Flask:
         session.permanent = True
         session.update(user=user, since=time.time())
         target = request.form.get("next", "")
-        # Only a path of this console: never an address elsewhere (an open redirect).
-        return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+        # Only a path of this console, never an address elsewhere (an open redirect): browsers
+        # read "//host" and "/\\host" as another host.
+        local = target.startswith("/") and not target.startswith(("//", "/\\"))
+        return redirect(target if local else "/")
 
     @app.post("/signout")
     def signout():
@@ -123,9 +127,17 @@ def create_app(desk: Desk, directory: Directory, *, tls: bool) -> Flask:
     def queue():
         return render_template("queue.html", entries=desk.queue())
 
+    def _known(project: str, run_id: str) -> str:
+        """The run's reference, if it can name one: a configured project and a run id's shape
+        (so no path in the URL reaches another folder)."""
+        if project not in desk.conf.projects or not RUN_ID.fullmatch(run_id):
+            abort(404)
+        return f"{project}/{run_id}"
+
     def _run_or_404(project: str, run_id: str):
+        ref = _known(project, run_id)
         try:
-            return desk.run(f"{project}/{run_id}")
+            return desk.run(ref)
         except PoolingError:
             abort(404)
 
@@ -176,8 +188,9 @@ def create_app(desk: Desk, directory: Directory, *, tls: bool) -> Flask:
     @app.get("/released/<project>/<run_id>/<name>")
     @signed_in
     def released_file(project: str, run_id: str, name: str):
+        ref = _known(project, run_id)
         try:
-            data = desk.released_file(f"{project}/{run_id}", name)
+            data = desk.released_file(ref, name)
         except (KeyError, FileNotFoundError, PoolingError):
             abort(404)
         kind = "image/png" if name.endswith(".png") else "text/csv; charset=utf-8"

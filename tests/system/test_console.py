@@ -340,3 +340,28 @@ def test_the_console_serves_tls_and_refuses_plain_http_off_loopback(console, tmp
             assert page.headers["Cache-Control"] == "no-store"
     finally:
         httpd.stop()
+
+
+def test_sign_in_goes_only_to_pages_of_the_console_and_urls_name_only_runs(console, desk_site):
+    _, _, desk = console
+    _, _, refs = desk_site
+
+    class Anyone(Directory):
+        def authenticates(self, user, password):
+            return True  # the directory is not under test here
+
+    client = create_app(desk, Anyone("ldap://unused", BASE_DN), tls=False).test_client()
+    for target, lands in (
+        (f"/runs/{refs['approved']}", f"/runs/{refs['approved']}"),  # positive control
+        ("//evil.example/x", "/"),
+        ("/\\evil.example/x", "/"),
+        ("https://evil.example/", "/"),
+    ):
+        page = client.get("/signin").get_data(as_text=True)
+        token = page.split('name="csrf_token" value="')[1].split('"')[0]
+        form = {"user": "reviewer_a", "password": "x", "csrf_token": token, "next": target}
+        assert client.post("/signin", data=form).headers["Location"] == lands, target
+    project, run_id = refs["approved"].split("/")
+    assert client.get(f"/runs/{project}/{run_id}").status_code == 200  # positive control
+    for path in (f"/runs/unknown/{run_id}", f"/runs/{project}/..", f"/runs/{project}/x.json"):
+        assert client.get(path).status_code == 404, path
