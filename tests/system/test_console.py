@@ -365,3 +365,17 @@ def test_sign_in_goes_only_to_pages_of_the_console_and_urls_name_only_runs(conso
     assert client.get(f"/runs/{project}/{run_id}").status_code == 200  # positive control
     for path in (f"/runs/unknown/{run_id}", f"/runs/{project}/..", f"/runs/{project}/x.json"):
         assert client.get(path).status_code == 404, path
+
+
+def test_pooling_console_serves_until_stopped_and_refuses_plain_http_elsewhere(
+    desk_site, ldap, monkeypatch, capsys
+):
+    from pooling import cli
+
+    conf_dir, zones, _ = desk_site
+    monkeypatch.setenv("POOLING_DATA_ROOT", str(Path(zones.roots["outputs"]).parent))
+    base = ["--conf", str(conf_dir), "console", "--ldap-url", ldap[0]]
+    assert cli.main([*base, "--host", "0.0.0.0"]) == 2  # refused before Spark starts
+    assert "needs TLS" in capsys.readouterr().err
+    assert cli.main([*base, "--port", "0", "--stop-after", "0.5"]) == 0
+    assert "review console on http://127.0.0.1:" in capsys.readouterr().out
