@@ -35,6 +35,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from pooling.console.desk import Desk
 from pooling.console.signin import Directory
 from pooling.core.errors import PoolingError
+from pooling.review import signoff_summary
 
 VERDICTS = {"approve", "reject", "return"}
 RUN_ID = re.compile(r"[0-9]{8}T[0-9]{12}Z")  # as pooling.outputs.runs makes them
@@ -168,7 +169,7 @@ def create_app(desk: Desk, directory: Directory, *, tls: bool) -> Flask:
             flash(f"Refused: {e}")
             return redirect(url_for("run", project=project, run_id=run_id)), 303
         m = after.manifest
-        flash(m.review.reason if m.review else desk_summary(m))
+        flash(m.review.reason if m.review else signoff_summary(m))
         return redirect(url_for("run", project=project, run_id=run_id)), 303
 
     @app.get("/runs/<project>/<run_id>/<output>.png")
@@ -197,12 +198,6 @@ def create_app(desk: Desk, directory: Directory, *, tls: bool) -> Flask:
         return Response(data, mimetype=kind.split(";")[0], headers={"Content-Type": kind})
 
     return app
-
-
-def desk_summary(manifest) -> str:
-    from pooling.review import signoff_summary
-
-    return signoff_summary(manifest)
 
 
 def _cell_view(run) -> dict[str, list[list[dict]]]:

@@ -101,6 +101,14 @@ def browser():
     driver.quit()
 
 
+class Anyone(Directory):
+    """For tests of the session and the URLs, through Flask's test client: the directory is not
+    under test there (it is, against slapd, in the sign-in tests)."""
+
+    def authenticates(self, user, password):
+        return True
+
+
 def _sign_in(browser, base: str, user: str, password: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -271,10 +279,6 @@ def test_sessions_expire_and_cookies_are_locked_down(console, desk_site, monkeyp
 
     _, _, desk = console
 
-    class Anyone(Directory):
-        def authenticates(self, user, password):
-            return True  # the directory is not under test here; the session is
-
     app = create_app(desk, Anyone("ldap://unused", BASE_DN), tls=True)
     client = app.test_client()
     page = client.get("/signin", base_url="https://localhost").get_data(as_text=True)
@@ -345,10 +349,6 @@ def test_the_console_serves_tls_and_refuses_plain_http_off_loopback(console, tmp
 def test_sign_in_goes_only_to_pages_of_the_console_and_urls_name_only_runs(console, desk_site):
     _, _, desk = console
     _, _, refs = desk_site
-
-    class Anyone(Directory):
-        def authenticates(self, user, password):
-            return True  # the directory is not under test here
 
     client = create_app(desk, Anyone("ldap://unused", BASE_DN), tls=False).test_client()
     for target, lands in (
