@@ -228,6 +228,11 @@ class DisclosureSettings(Strict):
     # count, +/- dominance_p_percent % of its value for a magnitude. ACRO has no equivalent (it
     # checks no interval); tau-Argus calls these protection levels.
     protection_percent: Annotated[float, Field(ge=0, le=100)] = 50.0
+    # Whether every hidden cell must reach that level, the secondary ones too (the strict
+    # reading, which refuses more releases: a secondary cell hidden beside a small one is often
+    # bounded by their line's total). False: only the primary cells, as in tau-Argus, where a
+    # secondary cell is publishable in itself and is hidden only to protect a primary one.
+    protect_secondary_cells: bool = False
 
 
 class ReviewSettings(Strict):

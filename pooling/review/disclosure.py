@@ -521,7 +521,7 @@ def suppress(
             published_totals(column),
             level,
             lower,
-            sensitive=primary,
+            sensitive=None if settings.protect_secondary_cells else primary,
             sliding=True,
         )
         for a in done.added:

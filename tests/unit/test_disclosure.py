@@ -508,6 +508,48 @@ def test_after_suppression_no_primary_cell_is_narrower_than_the_protection_level
     assert len(protection_check(sup, S).cells) == len(exposed)
 
 
+STRICT = DisclosureSettings(protect_secondary_cells=True)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_strict_setting_holds_every_hidden_cell_to_the_protection_level(seed):
+    """protect_secondary_cells: the secondary cells need their level too. Every hidden cell not
+    reported exposed is as wide as [x - 5, x + 5]; the strict run refuses at least whatever
+    the primary-only run refuses, and hides at least as much."""
+    df = _table3(seed)
+    checks = run_checks(df, META3, S)
+    strict = suppress(df, META3, checks, settings=STRICT)
+    loose = suppress(df, META3, checks, settings=S)
+    hidden = strict.hidden["persons"]
+    key = list(META3.dims)
+    exposed = {tuple(c[d] for d in key) for c in strict.exposed}
+    lines = _published_lines(df, META3.dims, "persons")
+    for i, (lo, hi) in intervals(df, META3.dims, "persons", hidden, lines).iterrows():
+        if tuple(df.loc[i, key]) not in exposed:
+            assert hi - lo >= _width(df.at[i, "persons"]) - 1e-6, (tuple(df.loc[i, key]), lo, hi)
+    assert {tuple(c[d] for d in key) for c in loose.exposed} <= exposed
+    assert len(protection_check(strict, STRICT).cells) == len(exposed)
+
+
+def test_a_narrow_secondary_cell_refuses_the_release_only_under_the_strict_setting():
+    """A 2 x 2 table of incomes, every total published, with the 50 dominated: the per-line
+    rule hides all four cells, and a reader can move them only together, by -50..+60. That is
+    wide enough for the 50 (it needs 10 %: a width of 10) but not for the 1000 and the 900
+    hidden with it (widths of 200 and 180)."""
+    rows = [("a", "1", 50.0), ("a", "2", 1000.0), ("c", "1", 60.0), ("c", "2", 900.0)]
+    df = pd.DataFrame(rows, columns=["r", "c", "income"])
+    meta = OutputMeta("s", ("r", "c"), None, ())
+    cell = {"r": "a", "c": "1", "column": "income", "detail": "p"}
+    checks = [Check("dominance", "dominated", "fail", [cell])]
+    loose = suppress(df, meta, checks, additive=["income"], settings=S)
+    assert loose.hidden["income"].all() and not loose.exposed
+    strict = suppress(df, meta, checks, additive=["income"], settings=STRICT)
+    exposed = {(c["r"], c["c"]): c["detail"] for c in strict.exposed}
+    assert sorted(exposed) == [("a", "2"), ("c", "2")]  # the 1000 and the 900
+    assert "narrow it to [940, 1050]" in exposed[("a", "2")]
+    assert not protection_check(loose, S).cells and protection_check(strict, STRICT).cells
+
+
 def _bridge() -> tuple[pd.DataFrame, list[dict]]:
     """Rows a..d × columns 1..4: hidden blocks {a, b} × {1, 2} and {c, d} × {3, 4}, joined by
     (a, 3). Every line hides 0 or at least 2 cells, yet (a, 3) is exact from the totals."""

@@ -222,6 +222,7 @@ ADDED_SETTINGS = {
     "zeros_are_disclosive": False,
     "rounding_base": None,
     "protection_percent": 50.0,
+    "protect_secondary_cells": False,
 }
 
 
