@@ -14,7 +14,8 @@ import sys
 import time
 
 from pooling.cli.context import Context, started
-from pooling.core.errors import UsageError
+from pooling.core import redact
+from pooling.core.errors import AccessDenied, UsageError
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -189,11 +190,21 @@ def sql(args: argparse.Namespace) -> int:
     )
     spark, spool = access.sql_session(ctx.profile, ctx.conf, ctx.zones, ctx.base_dir, settings)
     started.append(spark)
-    result = access.run_sql(
-        spark, ctx.conf, ctx.zones, settings, spool, args.analyst, args.statement
-    )
-    print(result.to_string(index=False))
-    return 0
+    statements, refused = args.statement, 0
+    for i, statement in enumerate(statements, 1):
+        if len(statements) > 1:
+            print(f"-- statement {i}/{len(statements)}")
+        try:
+            result = access.run_sql(
+                spark, ctx.conf, ctx.zones, settings, spool, args.analyst, statement
+            )
+        except AccessDenied as e:  # reported, and the next statement still runs
+            refused += 1
+            where = f"statement {i}: " if len(statements) > 1 else ""
+            print(f"pooling: error: {where}{redact.redact(str(e))}", file=sys.stderr)
+            continue
+        print(result.to_string(index=False))
+    return 2 if refused else 0
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -140,11 +140,16 @@ def _access(sub: argparse._SubParsersAction) -> None:
     sv.set_defaults(handler=handlers.serve)
     sq = sub.add_parser(
         "sql",
-        help="for engineers on the service's machine: one statement as an analyst, under their "
+        help="for engineers on the service's machine: statements as an analyst, under their "
         "grants, audited with your OS user (analysts use `pooling serve`)",
     )
     sq.add_argument("--as", dest="analyst", required=True, help="the analyst's name")
-    sq.add_argument("statement")
+    sq.add_argument(
+        "statement",
+        nargs="+",
+        help="one or more statements, run in order in one driver; a refused one is reported "
+        "and the rest still run (exit status 2 if any was refused)",
+    )
     sq.set_defaults(handler=handlers.sql)
 
 
