@@ -918,6 +918,7 @@ def _cancelled(events, why: str) -> bool:
     )
 
 
+@pytest.mark.slow  # a killed statement: waits out the time limit (CI runs it)
 def test_a_statement_past_the_time_limit_is_cancelled_and_its_cpu_stops(served, spark_session):
     """The client is told the statement timed out, the statement and its cancelled job are in
     the audit, and the endpoint's CPU falls to idle: the task that would run on (its join
@@ -941,6 +942,7 @@ def test_a_statement_past_the_time_limit_is_cancelled_and_its_cpu_stops(served, 
     assert after.returncode == 0, after.stderr[-1500:]
 
 
+@pytest.mark.slow  # a killed statement: waits out the time limit (CI runs it)
 def test_a_disconnected_clients_statement_is_cancelled_and_its_cpu_stops(served, spark_session):
     """Before its time limit: the audit says the client went away, not the limit."""
     port, users, zones, _, proc, _ = served

@@ -1,32 +1,28 @@
 from pyspark.sql import functions as F
 
 from pooling.dev.synth import SynthPlan, fault_counts, generate
+from pooling.dev.synth.population import population
 from pseudonymize import citizen_id_problem, normalize_citizen_id
 
 
 def test_same_seed_same_people_other_seed_other_people(spark):
+    """The population every extract samples from (the extracts' bytes: test_synth_extracts)."""
     cols = ["citizen_id", "first_name", "last_name", "birth_date", "district_code", "phone"]
-    a = generate(spark, SynthPlan(persons=500, seed=1))
-    b = generate(spark, SynthPlan(persons=500, seed=1))
-    c = generate(spark, SynthPlan(persons=500, seed=2))
-    try:
-        rows = [s.people.select(*cols).orderBy("citizen_id").collect() for s in (a, b, c)]
-    finally:
-        for s in (a, b, c):
-            s.release()
+    plans = (
+        SynthPlan(persons=500, seed=1),
+        SynthPlan(persons=500, seed=1),
+        SynthPlan(persons=500, seed=2),
+    )
+    rows = [population(spark, p).select(*cols).orderBy("citizen_id").collect() for p in plans]
     assert rows[0] == rows[1]
     assert rows[0] != rows[2]
 
 
 def test_population_ids_are_valid_and_unique(spark):
-    s = generate(spark, SynthPlan(persons=3000, seed=5))
-    try:
-        people = s.people
-        assert people.where(citizen_id_problem(F.col("citizen_id")).isNotNull()).count() == 0
-        assert people.select("citizen_id").distinct().count() == 3000
-        assert people.where(~F.col("first_name").rlike("^[\u0e00-\u0e7f]+$")).count() == 0
-    finally:
-        s.release()
+    people = population(spark, SynthPlan(persons=3000, seed=5))
+    assert people.where(citizen_id_problem(F.col("citizen_id")).isNotNull()).count() == 0
+    assert people.select("citizen_id").distinct().count() == 3000
+    assert people.where(~F.col("first_name").rlike("^[\u0e00-\u0e7f]+$")).count() == 0
 
 
 def test_fault_counts_match_the_rows(spark):
