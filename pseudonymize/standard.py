@@ -37,6 +37,28 @@ POOL_PSEUDONYM = "pool_pseudonym"
 RECORD_KEY = "_record_key"
 # Every pseudonym of the standard: a lowercase hex HMAC-SHA256 digest (a regular expression).
 PSEUDONYM_PATTERN = "^[0-9a-f]{64}$"
+# The person a row is about. A row may name others (a birth: the mother, the father); each
+# citizen ID of another role becomes ``<role>_linkage_pseudonym``, under the same master key, so
+# a mother links to her own records everywhere; in a pool, ``<role>_pool_pseudonym``.
+SUBJECT = "subject"
+
+
+def linkage_column(role: str | None) -> str:
+    """The linkage pseudonym's column for a citizen ID of ``role`` (None: the subject)."""
+    return LINKAGE_PSEUDONYM if role in (None, SUBJECT) else f"{role}_{LINKAGE_PSEUDONYM}"
+
+
+def pool_column(linkage: str) -> str:
+    """The pool pseudonym's column made from the linkage pseudonym's column ``linkage``."""
+    return linkage.removesuffix(LINKAGE_PSEUDONYM) + POOL_PSEUDONYM
+
+
+def is_linkage_column(name: str) -> bool:
+    return name == LINKAGE_PSEUDONYM or name.endswith(f"_{LINKAGE_PSEUDONYM}")
+
+
+def is_pool_column(name: str) -> bool:
+    return name == POOL_PSEUDONYM or name.endswith(f"_{POOL_PSEUDONYM}")
 
 
 class FieldClass(StrEnum):
@@ -57,6 +79,9 @@ class ClassifiedColumn(Protocol):
 
     @property
     def generalise(self) -> Sequence[str]: ...
+
+    @property
+    def role(self) -> str | None: ...  # citizen_id only: whose ID (None: the subject)
 
 
 class FieldClassRule(Strict):
@@ -177,7 +202,7 @@ class Standard(Strict):
         out: list[str] = []
         for c in columns:
             if c.field_class is FieldClass.citizen_id:
-                out.append(LINKAGE_PSEUDONYM)
+                out.append(linkage_column(c.role))
             elif c.field_class is FieldClass.quasi_identifier:
                 out.extend(self.generalisation(g).output for g in c.generalise)
             elif c.field_class is FieldClass.attribute:
@@ -212,8 +237,8 @@ class Standard(Strict):
                 )
             out = df
             for c in columns:
-                if c.field_class is FieldClass.citizen_id:
-                    out = hmac_sha256(out, c.name, linkage_key, LINKAGE_PSEUDONYM)
+                if c.field_class is FieldClass.citizen_id:  # an empty one (null) stays empty
+                    out = hmac_sha256(out, c.name, linkage_key, linkage_column(c.role))
                 elif c.field_class is FieldClass.quasi_identifier:
                     for g in c.generalise:
                         rule = self.generalisation(g)

@@ -23,7 +23,16 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from pooling.core.errors import ConfigError, UnknownNameError
 from pseudonymize.model import Strict, lookup
-from pseudonymize.standard import LINKAGE_PSEUDONYM, POOL_PSEUDONYM, FieldClass, Standard
+from pseudonymize.standard import (
+    LINKAGE_PSEUDONYM,
+    POOL_PSEUDONYM,
+    SUBJECT,
+    FieldClass,
+    Standard,
+    is_linkage_column,
+    linkage_column,
+    pool_column,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -97,6 +106,37 @@ class ColumnSpec(Strict):
     generalise: list[str] = []
     # A code column checked against reference data: an unknown code quarantines the row.
     codes: Literal["province", "district"] | None = None
+    # XML only: where the value is below the record's element, as element names joined by "/"
+    # ("mother/citizen_id"); an attribute as "@name" ("registrar/@office"). Default: the name.
+    path: Annotated[str, Field(pattern=r"^@?[A-Za-z_][\w.-]*(/@?[A-Za-z_][\w.-]*)*$")] | None = None
+    # citizen_id only: whose ID it is. None is the subject, the person the row is about (its
+    # pseudonym is linkage_pseudonym); another role (mother, father, spouse, household_head...)
+    # becomes <role>_linkage_pseudonym under the same master key, and links the same way.
+    role: Identifier | None = None
+    # citizen_id only: what an invalid or empty ID of this role does to its row. quarantine (the
+    # subject's always); null: the row is kept with that pseudonym empty, the reason counted in
+    # the ingest summary and the audit (a birth whose father is unknown is still a birth).
+    if_invalid: Literal["quarantine", "null"] = "quarantine"
+
+    @model_validator(mode="after")
+    def _role_only_for_ids(self) -> ColumnSpec:
+        if self.field_class is not FieldClass.citizen_id:
+            if self.role is not None or self.if_invalid != "quarantine":
+                raise ValueError(
+                    f"column {self.name!r} has 'role' or 'if_invalid' but is "
+                    f"{self.field_class.value}; only citizen_id columns have them"
+                )
+        elif self.role in (None, SUBJECT) and self.if_invalid != "quarantine":
+            raise ValueError(
+                f"column {self.name!r} is the subject's citizen ID: an invalid one always "
+                "quarantines its row ('if_invalid: null' is for the other roles)"
+            )
+        return self
+
+    @property
+    def pseudonym(self) -> str:
+        """A citizen_id column's linkage pseudonym column."""
+        return linkage_column(self.role)
 
     @model_validator(mode="after")
     def _generalise_only_for_quasi(self) -> ColumnSpec:
@@ -116,7 +156,19 @@ class ColumnSpec(Strict):
 class DatasetContract(Strict):
     description: str
     data_class: DataClass
-    format: Literal["csv", "json", "parquet"]
+    # How the agency delivers: CSV, JSON lines, Parquet, XML (one element per record), or an
+    # Excel workbook (.xlsx).
+    format: Literal["csv", "json", "parquet", "xml", "xlsx"]
+    # CSV only: the code page its bytes are in. Thai systems still export TIS-620 or its
+    # Windows superset, code page 874.
+    encoding: Literal["utf-8", "tis-620", "windows-874"] = "utf-8"
+    # gzip: every data file is gzip-compressed and named *.gz (any format but Parquet, which
+    # compresses inside the file).
+    compression: Literal["none", "gzip"] = "none"
+    # XML only: the element that holds one record.
+    row_tag: Annotated[str, Field(pattern=r"^[A-Za-z_][\w.-]*$")] | None = None
+    # Excel only: the worksheet holding the records, header in its first row.
+    sheet: str | None = None
     key: list[Identifier]
     retention_days: Annotated[int, Field(ge=1)]
     update_frequency: Literal["daily", "weekly", "monthly", "quarterly", "yearly", "ad_hoc"]
@@ -134,9 +186,20 @@ class DatasetContract(Strict):
         missing_key = [k for k in self.key if k not in names]
         if missing_key:
             raise ValueError(f"key columns {missing_key} are not among the columns {names}")
-        ids = [c.name for c in self.columns if c.field_class is FieldClass.citizen_id]
-        if len(ids) > 1:
-            raise ValueError(f"at most one citizen_id column per dataset, found {ids}")
+        self._delivery()
+        ids = self.person_ids
+        roles = [c.role or SUBJECT for c in ids]
+        twice = sorted({r for r in roles if roles.count(r) > 1})
+        if twice:
+            raise ValueError(
+                f"citizen_id columns {[c.name for c in ids]} share role(s) {twice}: one column "
+                "per role (a second spouse is its own role, e.g. spouse_2)"
+            )
+        if ids and SUBJECT not in roles:
+            raise ValueError(
+                f"citizen_id columns {[c.name for c in ids]} name no subject: one of them (with "
+                "no role) is the person each row is about"
+            )
         # A record without its key cannot be told apart from another one: key columns are required.
         optional_key = [
             c.name
@@ -147,6 +210,21 @@ class DatasetContract(Strict):
             raise ValueError(f"key columns {optional_key} must be 'mandatory: true'")
         return self
 
+    def _delivery(self) -> None:
+        """The format's own settings, and only those."""
+        fmt = self.format
+        if self.encoding != "utf-8" and fmt != "csv":
+            raise ValueError(f"'encoding' is for csv; {fmt} is read as UTF-8 (or is binary)")
+        if self.compression == "gzip" and fmt == "parquet":
+            raise ValueError("'compression: gzip' is not for parquet, which compresses inside")
+        if (self.row_tag is None) == (fmt == "xml"):
+            raise ValueError("'row_tag' is needed by xml, and only by xml")
+        if (self.sheet is None) == (fmt == "xlsx"):
+            raise ValueError("'sheet' is needed by xlsx, and only by xlsx")
+        paths = [c.name for c in self.columns if c.path is not None]
+        if paths and fmt != "xml":
+            raise ValueError(f"columns {paths} have a 'path', which only xml columns have")
+
     def column(self, name: str) -> ColumnSpec:
         for c in self.columns:
             if c.name == name:
@@ -156,8 +234,14 @@ class DatasetContract(Strict):
         )
 
     @property
+    def person_ids(self) -> list[ColumnSpec]:
+        """Every citizen_id column, the subject's and the other roles'."""
+        return [c for c in self.columns if c.field_class is FieldClass.citizen_id]
+
+    @property
     def citizen_id_column(self) -> str | None:
-        return next((c.name for c in self.columns if c.field_class is FieldClass.citizen_id), None)
+        """The subject's citizen ID column."""
+        return next((c.name for c in self.person_ids if c.role in (None, SUBJECT)), None)
 
 
 class Steward(Strict):
@@ -387,8 +471,22 @@ class Conf:
                         f"  {where}.columns: {c!r} is not a de-identified column of "
                         f"{src.agency}.{src.dataset}; available: {sorted(available)}"
                     )
+            if LINKAGE_PSEUDONYM in src.columns:
+                problems.append(
+                    f"  {where}.columns: {LINKAGE_PSEUDONYM!r} is never listed: the subject's "
+                    f"pseudonym enters as {POOL_PSEUDONYM!r} unless 'pseudonym: false'"
+                )
+            roles = [c for c in src.columns if is_linkage_column(c)]
+            if roles and not src.pseudonym:
+                problems.append(
+                    f"  {where}.columns: {roles} are pseudonyms, in a table taken with "
+                    "'pseudonym: false'"
+                )
             linked = src.pseudonym and LINKAGE_PSEUDONYM in available
-            in_pool = [*([POOL_PSEUDONYM] if linked else []), *src.columns]
+            in_pool = [
+                *([POOL_PSEUDONYM] if linked else []),
+                *[pool_column(c) if c in roles else c for c in src.columns],
+            ]
             for c in src.cluster_by or []:
                 if c not in in_pool:
                     problems.append(

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pooling.core.config import ColumnSpec
 from pseudonymize.reference import province_codes
 from pseudonymize.standard import (
-    LINKAGE_PSEUDONYM,
-    POOL_PSEUDONYM,
     PSEUDONYM_PATTERN,
     FieldClass,
     Standard,
+    is_linkage_column,
+    pool_column,
 )
 
 
@@ -37,8 +37,8 @@ def contract_constraints(standard: Standard, columns: Iterable[ColumnSpec]) -> l
     """The constraints over the de-identified columns of a dataset."""
     out: list[Constraint] = []
     for c in columns:
-        if c.field_class is FieldClass.citizen_id:
-            out.append(_pseudonym_format(LINKAGE_PSEUDONYM))
+        if c.field_class is FieldClass.citizen_id:  # another role's may be empty (null)
+            out.append(_pseudonym_format(c.pseudonym, nullable=c.if_invalid == "null"))
         elif c.field_class is FieldClass.attribute:
             if c.mandatory:
                 out.append(Constraint(f"{c.name}_not_null", c.name, f"`{c.name}` IS NOT NULL"))
@@ -58,9 +58,10 @@ def pool_constraints(table: Iterable[Constraint], columns: Iterable[str]) -> lis
     kept = set(columns)
     out = []
     for c in table:
-        if c.column == LINKAGE_PSEUDONYM:
-            if POOL_PSEUDONYM in kept:
-                out.append(_pseudonym_format(POOL_PSEUDONYM))
+        if is_linkage_column(c.column):
+            pool = pool_column(c.column)
+            if pool in kept:
+                out.append(_pseudonym_format(pool, nullable="IS NULL OR" in c.condition))
         elif c.column in kept:
             out.append(c)
     return out
@@ -70,8 +71,9 @@ def as_properties(constraints: Iterable[Constraint]) -> dict[str, str]:
     return {c.name: c.condition for c in constraints}
 
 
-def _pseudonym_format(column: str) -> Constraint:
-    cond = f"`{column}` IS NOT NULL AND `{column}` RLIKE '{PSEUDONYM_PATTERN}'"
+def _pseudonym_format(column: str, *, nullable: bool = False) -> Constraint:
+    shaped = f"`{column}` RLIKE '{PSEUDONYM_PATTERN}'"
+    cond = f"`{column}` IS NULL OR {shaped}" if nullable else f"`{column}` IS NOT NULL AND {shaped}"
     return Constraint(f"{column}_format", column, cond)
 
 

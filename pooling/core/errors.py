@@ -36,6 +36,10 @@ class ExtractUnreadableError(PoolingError, ValueError):
     """An extract's data file is damaged (truncated, corrupted) or not in its contract's format."""
 
 
+class ExtractEncodingError(PoolingError, ValueError):
+    """An extract whose text is not in its contract's encoding (refused whole)."""
+
+
 class UnknownNameError(PoolingError, _standard.UnknownNameError):
     """A project, agency, dataset or table name that is not configured (``str`` is the message)."""
 
@@ -82,6 +86,7 @@ __all__ = [
     "AuditError",
     "ConfigError",
     "ContractError",
+    "ExtractEncodingError",
     "ExtractNotFoundError",
     "ExtractUnreadableError",
     "InternalError",

@@ -129,6 +129,9 @@ def build_session(
         "spark.driver.memory": profile.spark.driver_memory,
         "spark.sql.shuffle.partitions": str(profile.spark.shuffle_partitions),
         "spark.sql.session.timeZone": "UTC",
+        # Spark 4 reads CSV only in Unicode or Latin-1 unless told to allow every JDK charset:
+        # Thai agencies' legacy systems export TIS-620 / CP874 (a contract's 'encoding').
+        "spark.sql.legacy.javaCharsets": "true",
         # Analysts and jobs address tables through the catalog and the zones, never raw paths.
         "spark.sql.warehouse.dir": resolve_path(profile.storage.root, base_dir) + "/_warehouse",
         **profile.spark.conf,

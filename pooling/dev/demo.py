@@ -92,12 +92,16 @@ def compare_counts(report: DemoReport) -> list[str]:
     for r in report.ingests:
         want = report.manifest["datasets"][f"{r.agency}.{r.dataset}"]
         expected_q = want["expected_quarantine"]
-        got = (r.input_rows, r.duplicates, r.accepted, r.quarantined)
-        if got != (want["rows"], want["duplicates"], want["expected_accepted"], expected_q):
-            problems.append(
-                f"{r.agency}.{r.dataset}: got {got}, manifest says "
-                f"{(want['rows'], want['duplicates'], want['expected_accepted'], expected_q)}"
-            )
+        got = (r.input_rows, r.duplicates, r.accepted, r.quarantined, r.nulled)
+        expected = (
+            want["rows"],
+            want["duplicates"],
+            want["expected_accepted"],
+            expected_q,
+            want.get("expected_nulled", {}),
+        )
+        if got != expected:
+            problems.append(f"{r.agency}.{r.dataset}: got {got}, manifest says {expected}")
     return problems
 
 

@@ -21,24 +21,34 @@ from pyspark.storagelevel import StorageLevel
 from pooling.core import audit, failpoints, tables
 from pooling.core.config import AgencyContract, Conf, DatasetContract
 from pooling.core.constraints import as_properties, contract_constraints
-from pooling.core.errors import InternalError, WriteConflictError
+from pooling.core.errors import ExtractEncodingError, InternalError, WriteConflictError
 from pooling.core.storage import Storage, local_commit_lock
 from pooling.core.zones import Zones
-from pooling.ingest.read import extract_checksum, read_extract, unreadable_as_error
+from pooling.ingest.read import (
+    check_compression,
+    data_files,
+    extract_checksum,
+    first_bad_line,
+    read_extract,
+    unreadable_as_error,
+)
 from pooling.ingest.report import IngestReport
 from pooling.ingest.rerun import already_ingested, counts_from_audit
 from pooling.ingest.validate import (
+    BAD_ENCODING,
     COPIES,
+    NULLED,
     REASON,
     accepted_rows,
     check_columns,
     flag_duplicate_keys,
+    nulled_columns,
     quarantined_rows,
     validate,
     with_record_key,
 )
 from pseudonymize import SecretKey, derive_record_key
-from pseudonymize.standard import LINKAGE_PSEUDONYM, RECORD_KEY
+from pseudonymize.standard import RECORD_KEY
 
 log = logging.getLogger("pooling.ingest")  # the name it had before the layout: logs are read by it
 
@@ -144,6 +154,7 @@ def _plan(
     owner = conf.agency(agency)
     contract = owner.dataset(dataset)
     where = f"extract {path} ({agency}.{dataset})"
+    check_compression(data_files(storage, path), contract, where)
     checksum = extract_checksum(storage, path)
     upsert = contract.load == "upsert" and not full_reload
     report = IngestReport(
@@ -182,8 +193,8 @@ def _read_and_check(spark: SparkSession, job: _Job) -> DataFrame:
     """The extract read, cut to its contract's columns, exact copies collapsed (with their
     count), validated and checked for shared keys: persisted, as both writes read it."""
     contract, report, where = job.contract, job.report, job.where
-    with unreadable_as_error(spark, job.path, contract.format, where):
-        raw = read_extract(spark, job.path, contract.format)
+    with unreadable_as_error(spark, job.path, contract, where):
+        raw = read_extract(spark, job.path, contract)
     selected, report.dropped_columns = check_columns(raw, contract, where)
     if report.dropped_columns:
         log.warning(
@@ -207,9 +218,10 @@ def _count(spark: SparkSession, job: _Job, checked: DataFrame) -> None:
     """Fill the report's row accounting in one aggregation, and check that it balances."""
     report = job.report
     # The first pass over the data: a damaged file shows here, before anything is written.
-    with unreadable_as_error(spark, job.path, job.contract.format, job.where):
+    nulled = nulled_columns(job.contract)
+    with unreadable_as_error(spark, job.path, job.contract, job.where):
         counts = (
-            checked.groupBy(REASON)
+            checked.groupBy(REASON, *nulled)
             .agg(F.sum(COPIES).alias("rows"), F.count(F.lit(1)).alias("distinct"))
             .collect()
         )
@@ -217,11 +229,30 @@ def _count(spark: SparkSession, job: _Job, checked: DataFrame) -> None:
         report.input_rows += r["rows"]
         report.duplicates += r["rows"] - r["distinct"]
         if r[REASON] is None:
-            report.accepted = r["distinct"]
+            report.accepted += r["distinct"]
+            for n in nulled:  # an accepted row whose other person's ID was left empty
+                if r[n] is not None:
+                    why = f"{n.removesuffix(NULLED)}:{r[n]}"
+                    report.nulled[why] = report.nulled.get(why, 0) + r["distinct"]
         else:
-            report.quarantined[r[REASON]] = r["distinct"]
+            report.quarantined[r[REASON]] = report.quarantined.get(r[REASON], 0) + r["distinct"]
     if not report.balanced():
         raise InternalError(f"{job.where}: row accounting does not balance: {report}")
+    if BAD_ENCODING in report.quarantined:
+        _refuse_encoding(spark, job, report.quarantined[BAD_ENCODING])
+
+
+def _refuse_encoding(spark: SparkSession, job: _Job, rows: int) -> None:
+    """An extract whose text is not in its declared encoding is refused whole, naming the first
+    bad line (found by streaming the files, on this way to an error only), never a value."""
+    contract, storage = job.contract, Storage(spark)
+    found = first_bad_line(storage, data_files(storage, job.path), contract)
+    at = f"file {found[0]} line {found[1]}" if found else "a line Spark read"
+    raise ExtractEncodingError(
+        f"{job.where}: {at} is not {contract.encoding} text ({rows:,} row(s) garbled: bytes "
+        f"that are not {contract.encoding}, or Thai text in another code page). Declare the "
+        "encoding the agency exports in, in the contract's 'encoding'. Nothing was written."
+    )
 
 
 def _deidentify(conf: Conf, job: _Job, checked: DataFrame, master_key: SecretKey) -> DataFrame:
@@ -382,6 +413,7 @@ def _record(
             "inserted": report.inserted,
             "updated": report.updated,
             "quarantined": report.quarantined,
+            "nulled": report.nulled,
             "duplicates": report.duplicates,
             "dropped_columns": report.dropped_columns,
             "table": report.table,
@@ -424,8 +456,10 @@ def _column_comments(conf: Conf, contract: DatasetContract) -> dict[str, str]:
     comments: dict[str, str] = {}
     for c in contract.columns:
         if c.field_class.value == "citizen_id":
-            comments[LINKAGE_PSEUDONYM] = (
-                f"HMAC-SHA256 linkage pseudonym of {c.name} (standard {conf.standard.version})"
+            whose = f", the {c.role}" if c.role else ""
+            comments[c.pseudonym] = (
+                f"HMAC-SHA256 linkage pseudonym of {c.name}{whose} (standard "
+                f"{conf.standard.version})"
             )
         elif c.field_class.value == "attribute":
             comments[c.name] = c.description

@@ -16,6 +16,9 @@ class IngestReport:
     quarantined: dict[str, int] = field(default_factory=dict)
     accepted: int = 0
     dropped_columns: list[str] = field(default_factory=list)
+    # Accepted rows whose ID of another role was invalid or empty and left empty, by
+    # "<column>:<reason>" (e.g. "father_citizen_id:empty"); these rows are in ``accepted``.
+    nulled: dict[str, int] = field(default_factory=dict)
     table: str = ""
     version: int | None = None
     skipped: bool = False  # the same extract was already ingested: nothing written
@@ -43,6 +46,9 @@ class IngestReport:
         extra = (
             f"; dropped unexpected columns {self.dropped_columns}" if self.dropped_columns else ""
         )
+        if self.nulled:
+            kept = ", ".join(f"{k} {v:,}" for k, v in sorted(self.nulled.items()))
+            extra += f"; kept with an ID of another role left empty: {kept}"
         merged = (
             f" (merged: {self.inserted:,} new, {self.updated:,} changed, "
             f"{self.accepted - self.inserted - self.updated:,} unchanged)"

@@ -65,4 +65,5 @@ def counts_from_audit(spark: SparkSession, zones: Zones, report: IngestReport, k
     report.input_rows, report.accepted = d["input_rows"], d["accepted"]
     report.duplicates, report.quarantined = d["duplicates"], d["quarantined"]
     report.dropped_columns = d["dropped_columns"]
+    report.nulled = d.get("nulled", {})  # events before roles had none
     return True

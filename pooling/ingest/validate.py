@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import reduce
+from operator import or_
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -17,10 +19,28 @@ from pooling.core.config import ColumnType, DatasetContract
 from pooling.core.errors import ContractError
 from pseudonymize import SecretKey, citizen_id_problem, hmac_sha256, normalize_citizen_id
 from pseudonymize.reference import province_codes
-from pseudonymize.standard import RECORD_KEY
+from pseudonymize.standard import RECORD_KEY, FieldClass
 
 REASON = "_reason"
 COPIES = "_copies"
+# The reason of a row whose text did not decode in the declared encoding. Never quarantined:
+# the whole extract is refused (an encoding is the file's, not a row's, and a wrong one garbles
+# every Thai value).
+BAD_ENCODING = "bad_encoding"
+# Thai text whose UTF-8 bytes were decoded as TIS-620 / CP874: each character turns into
+# "เ" (0xE0), then "ธ" or "น" (0xB8, 0xB9), then one more. Three such triples in a row never
+# occur in real Thai; any value with them is mojibake.
+MOJIBAKE = "(\u0e40[\u0e18\u0e19].){3}"
+# What a decoder puts in place of bytes that are not text in its encoding.
+REPLACEMENT = "\ufffd"
+# The formats whose bytes ingest decodes (Parquet and Excel hold their text as text).
+DECODED = ("csv", "json", "xml")
+
+
+def mis_decoded(column: Column) -> Column:
+    """True where a text value did not decode in its declared encoding: replacement characters
+    (bytes that are not text in it), or Thai mojibake (UTF-8 read as TIS-620 / CP874)."""
+    return column.contains(REPLACEMENT) | column.rlike(MOJIBAKE)
 
 
 _COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .\-]{0,63}")
@@ -70,6 +90,7 @@ def _typed(col: Column, ctype: ColumnType) -> Column:
 
 
 TYPED = "__typed"
+NULLED = "__nulled"
 
 
 def known_code(col: Column, kind: str) -> Column:
@@ -85,20 +106,42 @@ def validate(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
     """Add ``_reason`` (null for a good row) and, next to each raw column, its typed value as
     ``<name>__typed`` (the citizen ID in canonical form). Checks, in order: citizen ID, mandatory
     fields, types. The raw columns stay for the quarantine."""
+    ids = contract.person_ids
     id_col = contract.citizen_id_column
 
     def transform(df: DataFrame) -> DataFrame:
         typed = {c.name + TYPED: _typed(F.col(c.name), c.type) for c in contract.columns}
-        if id_col:
-            typed[id_col + TYPED] = normalize_citizen_id(F.col(id_col))
+        for c in ids:
+            typed[c.name + TYPED] = normalize_citizen_id(F.col(c.name))
         out = df.withColumns(typed)
+        # Another role's ID that may be empty: nulled where invalid, the reason kept to count.
+        nulled = {
+            c.name + NULLED: citizen_id_problem(F.col(c.name + TYPED))
+            for c in ids
+            if c.if_invalid == "null"
+        }
+        out = out.withColumns(nulled).withColumns(
+            {
+                n.removesuffix(NULLED) + TYPED: F.when(
+                    F.col(n).isNull(), F.col(n.removesuffix(NULLED) + TYPED)
+                )
+                for n in nulled
+            }
+        )
         checks: list[Column] = []
-        if id_col:
+        if contract.format in DECODED:  # first: a garbled row's other faults mean nothing
+            garbled = [mis_decoded(F.col(c.name)) for c in contract.columns]
+            checks.append(F.when(reduce(or_, garbled), F.lit(BAD_ENCODING)))
+        if id_col:  # the subject's: its plain reason ("bad_check_digit")
             checks.append(citizen_id_problem(F.col(id_col + TYPED)))
+        for c in ids:  # another role's that quarantines: the reason and whose ("empty:mother_id")
+            if c.name != id_col and c.if_invalid == "quarantine":
+                problem = citizen_id_problem(F.col(c.name + TYPED))
+                checks.append(F.when(problem.isNotNull(), F.concat(problem, F.lit(f":{c.name}"))))
         for c in contract.columns:
             raw = F.col(c.name)
             blank = raw.isNull() | (F.trim(raw) == "")
-            if c.mandatory and c.name != id_col:
+            if c.mandatory and c.field_class is not FieldClass.citizen_id:
                 checks.append(F.when(blank, F.lit(f"missing:{c.name}")))
             if c.type is not ColumnType.string:
                 checks.append(
@@ -111,6 +154,11 @@ def validate(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
         return out.withColumn(REASON, F.coalesce(*checks) if checks else F.lit(None).cast("string"))
 
     return transform
+
+
+def nulled_columns(contract: DatasetContract) -> list[str]:
+    """The columns :func:`validate` adds with why a role's ID was nulled (null: it was not)."""
+    return [c.name + NULLED for c in contract.person_ids if c.if_invalid == "null"]
 
 
 DUPLICATE_KEY = "duplicate_key"

@@ -15,7 +15,14 @@ from pyspark.sql.types import StringType
 
 from pooling.core.errors import AggregateError
 from projects import Output
-from pseudonymize.standard import LINKAGE_PSEUDONYM, POOL_PSEUDONYM, PSEUDONYM_PATTERN, RECORD_KEY
+from pseudonymize.standard import (
+    LINKAGE_PSEUDONYM,
+    POOL_PSEUDONYM,
+    PSEUDONYM_PATTERN,
+    RECORD_KEY,
+    is_linkage_column,
+    is_pool_column,
+)
 
 IDENTIFYING_COLUMNS = (POOL_PSEUDONYM, LINKAGE_PSEUDONYM, RECORD_KEY)
 
@@ -39,7 +46,11 @@ def check_aggregate(
     """
     df = output.df
     where = f"project {project} output {name!r}"
-    named = [c for c in df.columns if c in IDENTIFYING_COLUMNS]
+    named = [
+        c
+        for c in df.columns
+        if c in IDENTIFYING_COLUMNS or is_pool_column(c) or is_linkage_column(c)
+    ]
     if named:
         raise AggregateError(f"{where} has identifying column(s) {named}; outputs are aggregates")
     missing = [c for c in (*output.dims, *output.people_counts) if c not in df.columns]

@@ -26,7 +26,12 @@ from pooling.core.errors import ContractError
 from pooling.core.storage import Storage
 from pooling.core.zones import Zones
 from pseudonymize import SecretKey, derive_pool_key, hmac_sha256
-from pseudonymize.standard import LINKAGE_PSEUDONYM, POOL_PSEUDONYM
+from pseudonymize.standard import (
+    LINKAGE_PSEUDONYM,
+    POOL_PSEUDONYM,
+    is_linkage_column,
+    pool_column,
+)
 
 log = logging.getLogger("pooling.pools")  # the name it had before the layout: logs are read by it
 BUILD_MARKER = "_build.json"
@@ -35,7 +40,9 @@ BUILD_MARKER = "_build.json"
 def to_pool(
     df: DataFrame, columns: list[str], pool_key: SecretKey, *, pseudonym: bool = True
 ) -> DataFrame:
-    """Replace the linkage pseudonym by the pool pseudonym and keep only ``columns``.
+    """Replace the linkage pseudonym by the pool pseudonym and keep only ``columns``; a listed
+    pseudonym of another role (``mother_linkage_pseudonym``) becomes that role's pool pseudonym
+    (``mother_pool_pseudonym``) under the same pool key, so it joins the pool's subjects.
 
     A place-and-time table (no linkage pseudonym), or one taken with ``pseudonym=False``, just
     keeps ``columns``: nothing in it can be linked to a person.
@@ -43,10 +50,16 @@ def to_pool(
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ContractError(f"columns {missing} are not in the de-identified table {df.columns}")
-    if not pseudonym or LINKAGE_PSEUDONYM not in df.columns:
-        return df.select(*columns)
-    return hmac_sha256(df, LINKAGE_PSEUDONYM, pool_key, POOL_PSEUDONYM).select(
-        POOL_PSEUDONYM, *columns
+    linked = [c for c in columns if is_linkage_column(c)]
+    if linked and not pseudonym:
+        raise ContractError(f"columns {linked} are pseudonyms, in a table taken without them")
+    subject = pseudonym and LINKAGE_PSEUDONYM in df.columns
+    out = hmac_sha256(df, LINKAGE_PSEUDONYM, pool_key, POOL_PSEUDONYM) if subject else df
+    for c in linked:
+        out = hmac_sha256(out, c, pool_key, pool_column(c))
+    return out.select(
+        *([POOL_PSEUDONYM] if subject else []),
+        *[pool_column(c) if c in linked else c for c in columns],
     )
 
 
@@ -172,6 +185,12 @@ def _build_table(
         {
             POOL_PSEUDONYM: f"Pool pseudonym of project {project}, key {pool_key.key_id}",
             **_column_comments(spark, source, src.columns),
+            **{
+                pool_column(c): f"Pool pseudonym of the {c.removesuffix('_' + LINKAGE_PSEUDONYM)}"
+                f" (project {project}, key {pool_key.key_id})"
+                for c in src.columns
+                if is_linkage_column(c)
+            },
         },
         constraints=as_properties(checks),
         cluster_by=cluster_by,

@@ -170,8 +170,33 @@ def test_every_extract_ingests_with_every_fault_accounted_for(demo):
         assert r.duplicates == want["duplicates"]
         assert r.accepted == want["expected_accepted"]
         assert r.quarantined == want["expected_quarantine"]
+        assert r.nulled == want["expected_nulled"]
         assert r.dropped_columns == want["extra_columns"]
         assert r.balanced()
+    formats = {m["format"] for m in report.manifest["datasets"].values()}
+    assert formats == {"csv", "json", "parquet", "xml", "xlsx"}
+    births = report.manifest["datasets"]["interior.births"]
+    assert births["expected_quarantine"]["bad_check_digit:mother_citizen_id"] > 0
+    assert births["expected_nulled"]["father_citizen_id:bad_check_digit"] > 0
+
+
+def test_mothers_in_the_births_pool_link_to_their_own_register_records(demo, spark_session):
+    """Every role's citizen ID is pseudonymised under the same key: a mother named in a birth
+    is the same pool member as her own population-register row, as the generator knows."""
+    report, _, _ = demo
+    pool = next(p for p in report.pools if p.project == "low_income").tables
+    births = spark_session.read.format("delta").load(pool["births"].path)
+    register = spark_session.read.format("delta").load(pool["population_register"].path)
+    assert {"pool_pseudonym", "mother_pool_pseudonym"} <= set(births.columns)
+    assert not [c for c in births.columns if "linkage" in c or "father" in c]  # minimised
+    truth = report.manifest["truth"]["births_mothers_linked"][0]
+    mothers = register.select(F.col("pool_pseudonym").alias("mother_pool_pseudonym"))
+    linked = births.join(mothers, "mother_pool_pseudonym").count()
+    assert births.count() == truth["births"]
+    assert linked == truth["mothers_in_register"] > 0
+    # Children link too: a newborn registered at birth is in the register as well.
+    children = births.join(register.select("pool_pseudonym"), "pool_pseudonym").count()
+    assert 0 < children <= births.count()
 
 
 def test_every_table_is_real_delta_readable_by_delta_rs(demo):
@@ -188,27 +213,68 @@ def test_every_table_is_real_delta_readable_by_delta_rs(demo):
         assert table.num_rows > 0, path
 
 
-def _raw_values(landing: Path) -> set[str]:
-    """Every citizen ID (as sent and canonical), name, phone and address in the extracts."""
+RAW_COLUMNS = ("citizen_id", "first_name", "last_name", "phone", "address", "house_id")
+RAW_COLUMNS += tuple(
+    f"{p}_{c}" for p in ("child", "mother", "father") for c in ("citizen_id", "name")
+)
+
+
+def _raw_table(f: Path, meta: dict) -> dict[str, list]:
+    """One landing file's values by column (for XML, the leaves of each person element, named
+    <element>_<leaf>), read independently of the pipeline's readers."""
+    import gzip
+    import io
+    import xml.etree.ElementTree as ET
+
+    import pyarrow as pa
     import pyarrow.csv as pcsv
     import pyarrow.json as pjson
+    from openpyxl import load_workbook
 
+    data = f.read_bytes()
+    if meta["compression"] == "gzip":
+        data = gzip.decompress(data)
+    fmt = meta["format"]
+    if fmt == "xml":
+        leaves: dict[str, list] = {c: [] for c in RAW_COLUMNS}
+        for record in ET.fromstring(data):
+            for who in record:
+                for leaf in who:
+                    name = f"{who.tag}_{leaf.tag}"
+                    if name in leaves and leaf.text:
+                        leaves[name].append(leaf.text)
+        return leaves
+    if fmt == "xlsx":
+        rows = load_workbook(io.BytesIO(data), read_only=True).active.iter_rows(values_only=True)
+        header = next(rows)
+        out: dict[str, list] = {h: [] for h in header}
+        for row in rows:
+            for h, v in zip(header, row, strict=True):
+                out[h].append(None if v is None else str(v))
+        return out
+    if fmt == "csv":
+        table = pcsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pcsv.ReadOptions(encoding=meta["encoding"]),
+            convert_options=pcsv.ConvertOptions(
+                column_types={c: "string" for c in ("citizen_id", "phone")}
+            ),
+        )
+    elif fmt == "json":
+        table = pjson.read_json(pa.BufferReader(data))
+    else:
+        table = pq.read_table(f)
+    return {c: table.column(c).to_pylist() for c in table.column_names}
+
+
+def _raw_values(landing: Path, manifest: dict) -> set[str]:
+    """Every citizen ID (as sent and canonical), name, phone and address in the extracts."""
     values: set[str] = set()
-    for f in landing.rglob("part-*"):
-        if f.suffix == ".csv":
-            t = pcsv.read_csv(
-                f,
-                convert_options=pcsv.ConvertOptions(
-                    column_types={c: "string" for c in ("citizen_id", "phone")}
-                ),
-            )
-        elif f.suffix == ".json":
-            t = pjson.read_json(f)
-        else:
-            t = pq.read_table(f)
-        for col in ("citizen_id", "first_name", "last_name", "phone", "address", "house_id"):
-            if col in t.column_names:
-                values.update(str(v) for v in t.column(col).to_pylist() if v)
+    for meta in manifest["datasets"].values():
+        for f in (landing / meta["path"]).glob("part-*"):
+            columns = _raw_table(f, meta)
+            for col in RAW_COLUMNS:
+                values.update(str(v) for v in columns.get(col, ()) if v)
     values.update(v.replace("-", "").strip() for v in list(values) if v[:1].isdigit())
     return {v for v in values if len(v) >= 4}
 
@@ -322,8 +388,17 @@ def test_review_flags_small_cells_and_releases_only_what_was_approved(
 
 
 def test_no_raw_identifier_outside_landing_and_linkage(demo):
-    _, _, data = demo
-    raw = _raw_values(data / "landing")
+    report, _, data = demo
+    raw = _raw_values(Path(report.landing), report.manifest)
+    # The new deliveries were read too: the births' mothers (XML), the Excel and TIS-620 names.
+    for name, column in (
+        ("interior.births", "mother_citizen_id"),
+        ("social_development.disability_registry", "first_name"),
+        ("social_development.elderly_registry", "last_name"),
+    ):
+        meta = report.manifest["datasets"][name]
+        f = next((Path(report.landing) / meta["path"]).glob("part-*"))
+        assert _raw_table(f, meta)[column], name
     assert len(raw) > PERSONS  # IDs, names, phones and addresses were collected
     # Table metadata quotes the contracts' descriptions; a surname that is also an ordinary word
     # of a description (e.g. เกษตร, "agriculture") is not a leak there, so text files are checked

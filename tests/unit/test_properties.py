@@ -231,10 +231,15 @@ def _expected_reason(contract, kinds: dict[str, str]) -> str | None:
     """The first fault in the order the contract is checked: the citizen ID, then each column's
     presence, type and code, column by column."""
     id_col = contract.citizen_id_column
+    reasons = {"blank": "empty", "bad": "bad_check_digit"}
     if kinds[id_col] != "good":
-        return {"blank": "empty", "bad": "bad_check_digit"}[kinds[id_col]]
+        return reasons[kinds[id_col]]
+    for c in contract.person_ids:  # another person's ID: its reason and column, or left empty
+        if c.name != id_col and kinds[c.name] != "good" and c.if_invalid == "quarantine":
+            return f"{reasons[kinds[c.name]]}:{c.name}"
+    ids = {c.name for c in contract.person_ids}
     for c in contract.columns:
-        if c.name == id_col:
+        if c.name in ids:
             continue
         kind = kinds[c.name]
         if kind == "blank" and c.mandatory:
@@ -259,14 +264,15 @@ def test_validate_quarantines_exactly_the_faulty_rows_with_the_first_fault(
     rows, expected = [], []
     for i in range(n):
         kinds, row = {}, {}
+        ids = [c.name for c in contract.person_ids]
         for c in contract.columns:
-            faultable = c.name == id_col or c.type is not ColumnType.string or c.codes
+            faultable = c.name in ids or c.type is not ColumnType.string or c.codes
             choices = ["good", "blank"] + (["bad"] if faultable else [])
             kinds[c.name] = kind = data.draw(st.sampled_from(choices))
             if kind == "blank":
                 value = data.draw(st.sampled_from([None, "", "   "]))
-            elif c.name == id_col:
-                body = str(offset + i * 7919).zfill(12)
+            elif c.name in ids:
+                body = str(offset + i * 7919 + ids.index(c.name)).zfill(12)
                 digit = check_digit(body) if kind == "good" else (check_digit(body) + 3) % 10
                 value = body + str(digit)
             elif c.codes:

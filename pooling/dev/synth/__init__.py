@@ -60,10 +60,11 @@ def generate(spark: SparkSession, plan: SynthPlan) -> Synthetic:
             dataset=spec.name,
             key=spec.key,
             fmt=spec.format,
-            id_column="citizen_id" if spec.person_level else None,
+            id_column=spec.id_column if spec.person_level else None,
             mandatory=spec.mandatory,
             typed=spec.typed,
             coded=spec.coded,
+            roles=spec.roles,
         )
         extra = spec.name in plan.extra_column_datasets
         if extra:  # an agency system that added a column nobody agreed on

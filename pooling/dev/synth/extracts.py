@@ -8,7 +8,14 @@ from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 
-from pooling.dev.synth import agriculture, education_labour, environment, health, low_income
+from pooling.dev.synth import (
+    agriculture,
+    births,
+    education_labour,
+    environment,
+    health,
+    low_income,
+)
 from pooling.dev.synth.faults import DUPLICATE, FAULT
 from pooling.dev.synth.plan import SynthPlan
 
@@ -31,7 +38,7 @@ class Sources:
 class ExtractSpec:
     agency: str
     dataset: str
-    format: str  # csv | json | parquet
+    format: str  # csv | json | parquet | xml | xlsx
     key: tuple[str, ...]  # the record's key: fault and duplicate draws hang on it
     make: Callable[[Sources], DataFrame]
     person_level: bool = True
@@ -40,6 +47,19 @@ class ExtractSpec:
     coded: tuple[str, ...] = ()  # code columns that may hold an unknown province code
     bom: bool = False  # CSV with a UTF-8 byte-order mark
     crlf: bool = False  # CSV with Windows line endings
+    encoding: str = "utf-8"  # CSV: the code page (tis-620 for a legacy Thai system)
+    compression: str = "none"  # gzip: every file gzip-compressed, named *.gz
+    id_column: str = "citizen_id"  # the subject's citizen ID (person-level extracts)
+    # Citizen IDs of other people the row names: (column, "quarantine" | "null"), as the
+    # contract's if_invalid says; each may get a bad check digit.
+    roles: tuple[tuple[str, str], ...] = ()
+    row_tag: str | None = None  # XML: the element of one record
+    xml_paths: tuple[tuple[str, str], ...] = ()  # XML: (column, path below the record)
+    sheet: str | None = None  # Excel: the worksheet
+
+    @property
+    def extension(self) -> str:
+        return f".{self.format}" + (".gz" if self.compression == "gzip" else "")
 
     @property
     def name(self) -> str:
@@ -75,6 +95,21 @@ EXTRACTS: tuple[ExtractSpec, ...] = (
         _p(low_income.population_register),
         mandatory=("sex", "birth_date"),
         coded=("district_code",),
+    ),
+    ExtractSpec(
+        "interior",
+        "births",
+        "xml",
+        ("birth_no",),
+        _p(births.births),
+        mandatory=("sex", "birth_date", "district_code"),
+        typed=("birth_date", "birth_weight_g"),
+        coded=("district_code",),
+        compression="gzip",
+        id_column="child_citizen_id",
+        roles=(("mother_citizen_id", "quarantine"), ("father_citizen_id", "null")),
+        row_tag="birth",
+        xml_paths=tuple(births.XML_PATHS.items()),
     ),
     ExtractSpec(
         "public_health",
@@ -181,15 +216,17 @@ EXTRACTS: tuple[ExtractSpec, ...] = (
         ("elderly_no",),
         _p(health.elderly_registry),
         coded=("district_code",),
+        encoding="tis-620",  # a provincial office's legacy system
     ),
     ExtractSpec(
         "social_development",
         "disability_registry",
-        "csv",
+        "xlsx",
         ("disability_no",),
         _p(health.disability_registry),
         mandatory=("disability_type",),
         coded=("district_code",),
+        sheet="registry",
     ),
     # tourism and transport
     ExtractSpec(
@@ -212,6 +249,7 @@ EXTRACTS: tuple[ExtractSpec, ...] = (
         person_level=False,
         typed=("passengers",),
         coded=("province_code",),
+        compression="gzip",
     ),
     ExtractSpec(
         "transport",
@@ -296,6 +334,11 @@ def prepare(sources: Sources) -> None:
     sources.made["education.graduates"] = education_labour.graduates(sources.people, sources.plan)
 
 
+# Columns of an extract's rows that are never written: the population index of its subject (and
+# of a birth's mother), for the ground truth; the fault tags.
+INTERNAL = ("person", "mother_person", FAULT, DUPLICATE)
+
+
 @dataclass(frozen=True)
 class Extract:
     spec: ExtractSpec
@@ -304,7 +347,7 @@ class Extract:
 
     @property
     def columns(self) -> list[str]:
-        return [c for c in self.rows.columns if c not in ("person", FAULT, DUPLICATE)]
+        return [c for c in self.rows.columns if c not in INTERNAL]
 
 
 @dataclass(frozen=True)

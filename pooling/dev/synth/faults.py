@@ -24,9 +24,14 @@ ID_UNRECOVERABLE = {
 ID_RECOVERABLE = ("thai_digits", "dashes", "spaces", "float_export")
 
 
+# A fault in the ID of another role whose contract says an invalid one is only left empty:
+# "nulled:<column>:<reason>". The row is accepted; the ingest counts the reason.
+NULLED = "nulled:"
+
+
 def expected_reason(fault: str | None) -> str | None:
     """The quarantine reason a fault must produce (None: the row must be accepted)."""
-    if fault is None or fault in ID_RECOVERABLE:
+    if fault is None or fault in ID_RECOVERABLE or fault.startswith(NULLED):
         return None
     return ID_UNRECOVERABLE.get(fault, fault)
 
@@ -68,9 +73,14 @@ def inject_faults(
     mandatory: tuple[str, ...] = (),
     typed: tuple[str, ...] = (),
     coded: tuple[str, ...] = (),
+    roles: tuple[tuple[str, str], ...] = (),
 ) -> DataFrame:
     """Give a share of rows one fault each and deliver a share of rows twice (the copy has
-    ``_duplicate`` true). Draws hang on the record key, so faults are reproducible."""
+    ``_duplicate`` true). Draws hang on the record key, so faults are reproducible.
+
+    ``roles``: (column, "quarantine" | "null") for the citizen IDs of other people the row names;
+    each may get a bad check digit, tagged ``bad_check_digit:<column>`` (the row is quarantined)
+    or ``nulled:<column>:bad_check_digit`` (the row is kept, that ID left empty)."""
     keys = [F.col(k) for k in key]
     df = df.withColumns(
         {
@@ -78,7 +88,7 @@ def inject_faults(
             "u_duplicate": uniform(seed, f"duplicate:{dataset}", *keys),
         }
     )
-    # (tag, column to change, new value) for every fault this extract can carry
+    # (tag, rate, column to change, new value) for every fault this extract can carry
     faults: list[tuple[str, float, str, Column]] = []
     if id_column:
         for name in (*ID_UNRECOVERABLE, *ID_RECOVERABLE):
@@ -87,6 +97,10 @@ def inject_faults(
             faults.append(
                 (name, getattr(rates, name), id_column, _id_fault(name, F.col(id_column)))
             )
+    for column, invalid in roles:
+        tag = f"bad_check_digit:{column}" if invalid == "quarantine" else f"{NULLED}{column}:"
+        tag += "bad_check_digit" if invalid != "quarantine" else ""
+        faults.append((tag, rates.other_id, column, _id_fault("bad_check_digit", F.col(column))))
     if fmt == "parquet":
         typed = ()  # a typed file cannot hold a wrongly typed value
     for kind, columns, rate in (
@@ -108,6 +122,8 @@ def inject_faults(
     hits = []
     for name, rate, column, value in faults:
         hit = (u >= lo) & (u < lo + rate)
+        if name.startswith(NULLED) or ":" in name and name.startswith("bad_check_digit"):
+            hit = hit & F.col(column).isNotNull()  # no father named: nothing to get wrong
         hits.append((hit, column, value))
         tag = F.when(hit, F.lit(name)).otherwise(tag)
         lo += rate

@@ -10,7 +10,8 @@ from datetime import date
 class FaultRates:
     """Share of rows of every extract given each fault (at most one per row).
 
-    Citizen-ID faults, person-level extracts only. Unrecoverable (the row must be quarantined):
+    Citizen-ID faults, person-level extracts only (``other_id``: the IDs of the other people a
+    row names). Unrecoverable (the row must be quarantined):
     ``bad_check_digit``, ``wrong_length``, ``empty_id``. Recoverable (normalisation must repair
     them, so the row still links): ``thai_digits``, ``dashes``, ``spaces``, ``float_export``
     (CSV extracts only). Field faults, every extract, on the columns its catalog entry names:
@@ -20,6 +21,9 @@ class FaultRates:
     """
 
     bad_check_digit: float = 0.002
+    # Another person's ID a row names (a birth's mother or father), given a bad check digit:
+    # copied by hand from the parents' ID cards, so mistyped more often than the subject's.
+    other_id: float = 0.03
     wrong_length: float = 0.001
     empty_id: float = 0.001
     thai_digits: float = 0.01

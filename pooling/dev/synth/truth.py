@@ -14,14 +14,18 @@ from pyspark.sql import functions as F
 
 from pooling.dev.synth import environment
 from pooling.dev.synth.extracts import EXTRA_COLUMN, Extract
-from pooling.dev.synth.faults import DUPLICATE, FAULT, ID_RECOVERABLE, expected_reason
+from pooling.dev.synth.faults import DUPLICATE, FAULT, ID_RECOVERABLE, NULLED, expected_reason
 from pooling.dev.synth.low_income import INCOME_CEILING_BAHT
+
+
+def _quarantined(fault: Column) -> Column:
+    """True for a fault that quarantines its row (not a repairable ID, not an ID left empty)."""
+    return fault.isNotNull() & ~fault.isin(*ID_RECOVERABLE) & ~fault.startswith(NULLED)
 
 
 def accepted_rows(rows: DataFrame) -> DataFrame:
     """Rows a correct ingest keeps: not a duplicate copy, no fault that quarantines."""
-    bad = F.col(FAULT).isNotNull() & ~F.col(FAULT).isin(*ID_RECOVERABLE)
-    return rows.where(~F.col(DUPLICATE) & ~bad)
+    return rows.where(~F.col(DUPLICATE) & ~_quarantined(F.col(FAULT)))
 
 
 # The accepted rows' columns each ground truth needs; kept (persisted) while extracts are
@@ -39,6 +43,7 @@ TRUTH_COLUMNS: dict[str, tuple[str, ...]] = {
     "social_development.elderly_registry": ("person", "district_code"),
     "social_development.disability_registry": ("person", "district_code"),
     "natural_resources.pm25": ("province_code", "pm25_ugm3"),
+    "interior.births": ("person", "mother_person"),
 }
 Accepted = dict[str, DataFrame]
 
@@ -229,6 +234,17 @@ def pollution_truth(people: DataFrame, ok: Accepted) -> DataFrame:
     )
 
 
+def births_mothers_truth(people: DataFrame, ok: Accepted) -> DataFrame:
+    """Accepted births, and how many of their mothers have an accepted population-register row:
+    what a pool links when every role is pseudonymised under the same key."""
+    births = ok["interior.births"].select("person", F.col("mother_person").alias("mother"))
+    registered = _persons(ok, "interior.population_register").withColumnRenamed("person", "mother")
+    linked = births.join(registered.withColumn("in_register", F.lit(1)), "mother", "left")
+    return linked.agg(
+        F.count("*").alias("births"), _count("in_register").alias("mothers_in_register")
+    )
+
+
 TRUTHS: dict[str, Callable[[DataFrame, Accepted], DataFrame]] = {
     "low_income_overlap": low_income_overlap_truth,
     "low_income_exclusion": low_income_exclusion_truth,
@@ -237,6 +253,7 @@ TRUTHS: dict[str, Callable[[DataFrame, Accepted], DataFrame]] = {
     "education_labour_employment": education_labour_truth,
     "public_health_vulnerable": public_health_truth,
     "pollution_days_above_standard": pollution_truth,
+    "births_mothers_linked": births_mothers_truth,
 }
 
 
@@ -265,15 +282,26 @@ def fault_counts(extract: Extract, rows: DataFrame | None = None) -> dict[str, o
     duplicates = sum(n - d for n, d in by_fault.values())
     faults = {f: n for f, n in injected.items() if f}
     quarantine: dict[str, int] = {}
+    nulled: dict[str, int] = {}
     for f, (_, d) in by_fault.items():
         reason = expected_reason(f) if f else None
         if reason:
             quarantine[reason] = quarantine.get(reason, 0) + d
+        elif f and f.startswith(NULLED):  # "nulled:father_citizen_id:bad_check_digit"
+            nulled[f.removeprefix(NULLED)] = d
+    for column, invalid in extract.spec.roles:
+        if invalid == "null":  # no such person named (no father declared): left empty too
+            kept = distinct.where(F.col(column).isNull() & ~_quarantined(F.col(FAULT)))
+            empty = kept.count()
+            if empty:
+                nulled[f"{column}:empty"] = empty
     return {
         "rows": rows,
         "duplicates": duplicates,
         "faults": dict(sorted(faults.items())),
         "expected_quarantine": dict(sorted(quarantine.items())),
         "expected_accepted": rows - duplicates - sum(quarantine.values()),
+        # Accepted rows with another person's ID left empty, by "<column>:<reason>".
+        "expected_nulled": dict(sorted(nulled.items())),
         "extra_columns": [EXTRA_COLUMN] if extract.extra_column else [],
     }

@@ -6,18 +6,23 @@ their columns and renamed ``part-00000.<ext>`` ...; Spark's bookkeeping files ar
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
 import logging
 import math
+import re
 import time
+import zipfile
 from collections.abc import Callable, Collection
 from dataclasses import asdict
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 from pyspark.storagelevel import StorageLevel
 
 from pooling.core.storage import Storage
-from pooling.dev.synth.extracts import Extract, Synthetic
+from pooling.dev.synth.extracts import Extract, ExtractSpec, Synthetic
 from pooling.dev.synth.plan import SynthPlan
 from pooling.dev.synth.truth import TRUTH_COLUMNS, TRUTHS, Accepted, accepted_rows, fault_counts
 
@@ -39,23 +44,107 @@ def _write(extract: Extract, rows: DataFrame, path: str, n_files: int) -> None:
     spec = extract.spec
     cols = extract.columns
     df = rows.select(*cols).repartition(n_files, *spec.key).sortWithinPartitions(*cols)
+    if spec.format == "xlsx":
+        _write_workbook(storage, extract, df, path)
+        return
     writer = df.write.mode("overwrite")
+    if spec.compression == "gzip":
+        writer = writer.option("compression", "gzip")
     if spec.format == "csv":
-        writer.option("header", True).option("encoding", "UTF-8").csv(path)
+        writer.option("header", True).option("encoding", spec.encoding.upper()).csv(path)
     elif spec.format == "json":
         writer.json(path)
+    elif spec.format == "xml":
+        nested = df.select(*_xml_elements(spec, cols))
+        writer = nested.write.mode("overwrite").option("compression", spec.compression)
+        writer.format("xml").option("rowTag", spec.row_tag).option("rootTag", spec.dataset).option(
+            "attributePrefix", "@"
+        ).save(path)
     else:
         writer.parquet(path)
-    ext = {"csv": ".csv", "json": ".json", "parquet": ".parquet"}[spec.format]
     for f in storage.list(path):
         if f.name.startswith("part-"):
-            target = f"{path}/{f.name[:10]}{ext}"
+            target = f"{path}/{f.name[:10]}{spec.extension}"
             if spec.format == "csv" and (spec.bom or spec.crlf):
                 _rewrite_text(storage, f.uri, target, bom=spec.bom, crlf=spec.crlf)
             else:
                 storage.rename(f.uri, target)
         else:
             storage.delete(f.uri, recursive=True)  # _SUCCESS, .crc files, S3's _temporary/
+
+
+def _xml_elements(spec: ExtractSpec, cols: list[str]) -> list[Column]:
+    """The record's columns nested as its XML paths say: "child/name" becomes the field name
+    of a struct child; "@no" an attribute. A column with no path is an element of its name."""
+    paths = dict(spec.xml_paths)
+    tree: dict[str, object] = {}
+    for c in cols:
+        parts = paths.get(c, c).split("/")
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})  # type: ignore[assignment]
+        node[parts[-1]] = F.col(c)  # type: ignore[index]
+
+    def build(node: dict[str, object]) -> list[Column]:
+        return [
+            (F.struct(*build(v)) if isinstance(v, dict) else v).alias(k)  # type: ignore[union-attr]
+            for k, v in node.items()
+        ]
+
+    return build(tree)
+
+
+def _write_workbook(storage: Storage, extract: Extract, df: DataFrame, path: str) -> None:
+    """An Excel workbook as an agency's office software saves one: citizen IDs and whole
+    numbers in number cells (as Excel turns a typed 13-digit ID into a number), valid dates in
+    date cells, the rest as text. Spark has no Excel writer; a sheet is at most a million rows,
+    so it is written on the driver. Its bytes are made reproducible (no save time inside)."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(extract.spec.sheet)
+    cols = list(df.columns)
+    sheet.append(cols)
+    for row in df.toLocalIterator():
+        sheet.append([_as_excel(c, row[c]) for c in cols])
+    book.properties.creator = extract.spec.agency
+    raw = io.BytesIO()
+    book.save(raw)
+    storage.delete(path, recursive=True)
+    storage.write_bytes(f"{path}/part-00000{extract.spec.extension}", _reproducible(raw.getvalue()))
+
+
+def _as_excel(column: str, value: object) -> object:
+    if isinstance(value, str) and re.fullmatch(r"[1-8][0-9]{12}", value):
+        return int(value)  # a citizen ID, as Excel stores a typed one
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        try:
+            return dt.datetime.strptime(value, "%Y-%m-%d")
+        except ValueError:
+            return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    return value
+
+
+_FIXED = dt.datetime(2025, 1, 1)
+
+
+def _reproducible(xlsx: bytes) -> bytes:
+    """The workbook with every zip entry's time and the document's save times fixed."""
+    stamp = _FIXED.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(
+                    rb"(<dcterms:(created|modified)[^>]*>)[^<]*", rb"\g<1>" + stamp.encode(), data
+                )
+            fixed = zipfile.ZipInfo(info.filename, date_time=_FIXED.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(fixed, data)
+    return out.getvalue()
 
 
 def _rewrite_text(storage: Storage, source: str, target: str, *, bom: bool, crlf: bool) -> None:
@@ -121,6 +210,8 @@ def write_extracts(
             "person_level": spec.person_level,
             "bom": spec.bom,
             "crlf": spec.crlf,
+            "encoding": spec.encoding,
+            "compression": spec.compression,
             **counts,
         }
         progress(
