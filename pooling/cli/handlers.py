@@ -68,6 +68,33 @@ def ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def contract_draft(args: argparse.Namespace) -> int:
+    """``contract draft``: read a sample of the extract, print or write the draft."""
+    from pathlib import Path
+
+    from pooling.ingest.draft import draft_contract
+
+    ctx = Context(args)
+    if args.out and Path(args.out).exists():
+        raise UsageError(f"{args.out} exists; a draft never overwrites a contract")
+    spark = ctx.spark({"spark.ui.enabled": "false"})
+    draft = draft_contract(
+        spark,
+        args.path,
+        agency=args.agency,
+        dataset=args.dataset,
+        reference_year=ctx.conf.standard.reference_date.year,
+    )
+    draft.contract()  # passes the strict models as it is, or this fails here
+    text = draft.yaml()
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote a draft contract for {draft.agency}.{draft.dataset} to {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def pool(args: argparse.Namespace) -> int:
     ctx = Context(args)
     key = ctx.master_key()

@@ -32,7 +32,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True)
-    commands = (_demo, _synth, _ingest, _pool, _run, _review, _console, _access, _ops, _keys)
+    commands = (
+        _demo,
+        _synth,
+        _contract,
+        _ingest,
+        _pool,
+        _run,
+        _review,
+        _console,
+        _access,
+        _ops,
+        _keys,
+    )
     commands += (_bench,)
     for add in commands:
         add(sub)
@@ -52,6 +64,20 @@ def _synth(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--out", type=Path, required=True)
     s.set_defaults(handler=handlers.synth)
+
+
+def _contract(sub: argparse._SubParsersAction) -> None:
+    c = sub.add_parser("contract", help="agency contracts")
+    csub = c.add_subparsers(dest="contract_command", required=True)
+    d = csub.add_parser(
+        "draft",
+        help="a draft contract for a new extract, from its content, for a data steward to confirm",
+    )
+    d.add_argument("--path", required=True, help="the extract (a folder or file)")
+    d.add_argument("--agency", help="default: the path's second-to-last folder")
+    d.add_argument("--dataset", help="default: the path's last folder")
+    d.add_argument("--out", help="write the draft here (never over a file); default: print it")
+    d.set_defaults(handler=handlers.contract_draft)
 
 
 def _ingest(sub: argparse._SubParsersAction) -> None:

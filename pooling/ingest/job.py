@@ -37,6 +37,7 @@ from pooling.ingest.rerun import already_ingested, counts_from_audit
 from pooling.ingest.validate import (
     BAD_ENCODING,
     COPIES,
+    ENCODING_REFUSAL_SHARE,
     NULLED,
     REASON,
     accepted_rows,
@@ -238,8 +239,9 @@ def _count(spark: SparkSession, job: _Job, checked: DataFrame) -> None:
             report.quarantined[r[REASON]] = report.quarantined.get(r[REASON], 0) + r["distinct"]
     if not report.balanced():
         raise InternalError(f"{job.where}: row accounting does not balance: {report}")
-    if BAD_ENCODING in report.quarantined:
-        _refuse_encoding(spark, job, report.quarantined[BAD_ENCODING])
+    garbled = report.quarantined.get(BAD_ENCODING, 0)
+    if garbled > ENCODING_REFUSAL_SHARE * (report.input_rows - report.duplicates):
+        _refuse_encoding(spark, job, garbled)
 
 
 def _refuse_encoding(spark: SparkSession, job: _Job, rows: int) -> None:
@@ -250,8 +252,9 @@ def _refuse_encoding(spark: SparkSession, job: _Job, rows: int) -> None:
     at = f"file {found[0]} line {found[1]}" if found else "a line Spark read"
     raise ExtractEncodingError(
         f"{job.where}: {at} is not {contract.encoding} text ({rows:,} row(s) garbled: bytes "
-        f"that are not {contract.encoding}, or Thai text in another code page). Declare the "
-        "encoding the agency exports in, in the contract's 'encoding'. Nothing was written."
+        f"that are not {contract.encoding}, or Thai text in another code page; more than "
+        f"{ENCODING_REFUSAL_SHARE:.0%} of the rows). Declare the encoding the agency exports in, "
+        "in the contract's 'encoding'. Nothing was written."
     )
 
 

@@ -23,10 +23,12 @@ from pseudonymize.standard import RECORD_KEY, FieldClass
 
 REASON = "_reason"
 COPIES = "_copies"
-# The reason of a row whose text did not decode in the declared encoding. Never quarantined:
-# the whole extract is refused (an encoding is the file's, not a row's, and a wrong one garbles
-# every Thai value).
+# The reason of a row whose text did not decode in the declared encoding. A stray line (pasted in
+# from another system) is quarantined like any bad row; an extract with more than
+# ENCODING_REFUSAL_SHARE of its rows so garbled is in another encoding than declared, and is
+# refused whole: never ingested as garbage.
 BAD_ENCODING = "bad_encoding"
+ENCODING_REFUSAL_SHARE = 0.01
 # Thai text whose UTF-8 bytes were decoded as TIS-620 / CP874: each character turns into
 # "เ" (0xE0), then "ธ" or "น" (0xB8, 0xB9), then one more. Three such triples in a row never
 # occur in real Thai; any value with them is mojibake.

@@ -105,6 +105,19 @@ def test_one_stray_line_in_another_code_page_refuses_the_extract(
     assert "file part-0.csv line 4 is not utf-8 text (1 row(s) garbled" in message
 
 
+def test_a_stray_line_among_many_is_quarantined_not_ingested(
+    spark, conf, zones, master_key, tmp_path
+):
+    """One line in 201 pasted in from a TIS-620 system: that row is quarantined (bad_encoding),
+    the rest ingested. Garbled rows past 1 % of the extract refuse it whole (above)."""
+    good = [f"J{i},1101700207030,สมชาย,ใจดี,prisoner,2023-01-05" for i in range(200)]
+    text = "\n".join([HEADER, *good]).encode("utf-8") + b"\n"
+    stray = "X1,1101700207030,สมศรี,รักไทย,prisoner,2023-01-05\n".encode("tis-620")
+    path = _file(tmp_path / "j", "part-0.csv", text + stray)
+    r = _ingest(spark, conf, zones, master_key, path)
+    assert (r.input_rows, r.accepted, r.quarantined) == (201, 200, {"bad_encoding": 1})
+
+
 def test_gzip_extracts_are_read_and_a_misnamed_one_is_refused(
     spark, conf, zones, master_key, tmp_path
 ):

@@ -65,6 +65,7 @@ def generate(spark: SparkSession, plan: SynthPlan) -> Synthetic:
             typed=spec.typed,
             coded=spec.coded,
             roles=spec.roles,
+            encoding=spec.encoding,
         )
         extra = spec.name in plan.extra_column_datasets
         if extra:  # an agency system that added a column nobody agreed on

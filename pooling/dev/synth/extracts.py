@@ -16,7 +16,7 @@ from pooling.dev.synth import (
     health,
     low_income,
 )
-from pooling.dev.synth.faults import DUPLICATE, FAULT
+from pooling.dev.synth.faults import DUPLICATE, FAULT, STRAY
 from pooling.dev.synth.plan import SynthPlan
 
 # The column an agency system added that nobody agreed on (some extracts carry it).
@@ -335,8 +335,9 @@ def prepare(sources: Sources) -> None:
 
 
 # Columns of an extract's rows that are never written: the population index of its subject (and
-# of a birth's mother), for the ground truth; the fault tags.
-INTERNAL = ("person", "mother_person", FAULT, DUPLICATE)
+# of a birth's mother), for the ground truth; the fault tags; the stray-line mark (the writer
+# uses it, then drops it).
+INTERNAL = ("person", "mother_person", FAULT, DUPLICATE, STRAY)
 
 
 @dataclass(frozen=True)

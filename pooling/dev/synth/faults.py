@@ -14,6 +14,7 @@ from pseudonymize.citizen_id import THAI_DIGITS
 
 FAULT = "_fault"
 DUPLICATE = "_duplicate"
+STRAY = "_stray"  # a line the writer encodes in UTF-8 within a file in another code page
 # ID faults after which the row cannot be linked, and the reason the pipeline must give.
 ID_UNRECOVERABLE = {
     "bad_check_digit": "bad_check_digit",
@@ -74,13 +75,17 @@ def inject_faults(
     typed: tuple[str, ...] = (),
     coded: tuple[str, ...] = (),
     roles: tuple[tuple[str, str], ...] = (),
+    encoding: str = "utf-8",
 ) -> DataFrame:
     """Give a share of rows one fault each and deliver a share of rows twice (the copy has
     ``_duplicate`` true). Draws hang on the record key, so faults are reproducible.
 
     ``roles``: (column, "quarantine" | "null") for the citizen IDs of other people the row names;
     each may get a bad check digit, tagged ``bad_check_digit:<column>`` (the row is quarantined)
-    or ``nulled:<column>:bad_check_digit`` (the row is kept, that ID left empty)."""
+    or ``nulled:<column>:bad_check_digit`` (the row is kept, that ID left empty).
+
+    ``encoding``: a CSV in a legacy code page gets stray lines in UTF-8, marked in ``_stray``
+    (the writer encodes those lines so, then drops the mark)."""
     keys = [F.col(k) for k in key]
     df = df.withColumns(
         {
@@ -101,6 +106,9 @@ def inject_faults(
         tag = f"bad_check_digit:{column}" if invalid == "quarantine" else f"{NULLED}{column}:"
         tag += "bad_check_digit" if invalid != "quarantine" else ""
         faults.append((tag, rates.other_id, column, _id_fault("bad_check_digit", F.col(column))))
+    if fmt == "csv" and encoding != "utf-8":
+        df = df.withColumn(STRAY, F.lit(False))
+        faults.append(("bad_encoding", rates.stray_encoding, STRAY, F.lit(True)))
     if fmt == "parquet":
         typed = ()  # a typed file cannot hold a wrongly typed value
     for kind, columns, rate in (

@@ -24,6 +24,9 @@ class FaultRates:
     # Another person's ID a row names (a birth's mother or father), given a bad check digit:
     # copied by hand from the parents' ID cards, so mistyped more often than the subject's.
     other_id: float = 0.03
+    # A line of a CSV in a legacy code page that is in UTF-8 instead (pasted in from another
+    # system): the row is quarantined as bad_encoding.
+    stray_encoding: float = 0.002
     wrong_length: float = 0.001
     empty_id: float = 0.001
     thai_digits: float = 0.01

@@ -23,6 +23,7 @@ from pyspark.storagelevel import StorageLevel
 
 from pooling.core.storage import Storage
 from pooling.dev.synth.extracts import Extract, ExtractSpec, Synthetic
+from pooling.dev.synth.faults import STRAY
 from pooling.dev.synth.plan import SynthPlan
 from pooling.dev.synth.truth import TRUTH_COLUMNS, TRUTHS, Accepted, accepted_rows, fault_counts
 
@@ -44,6 +45,9 @@ def _write(extract: Extract, rows: DataFrame, path: str, n_files: int) -> None:
     spec = extract.spec
     cols = extract.columns
     df = rows.select(*cols).repartition(n_files, *spec.key).sortWithinPartitions(*cols)
+    recode = spec.format == "csv" and spec.encoding != "utf-8"
+    if recode:  # written in UTF-8 with the stray-line mark last, then re-encoded line by line
+        df = rows.select(*cols, STRAY).repartition(n_files, *spec.key).sortWithinPartitions(*cols)
     if spec.format == "xlsx":
         _write_workbook(storage, extract, df, path)
         return
@@ -51,7 +55,7 @@ def _write(extract: Extract, rows: DataFrame, path: str, n_files: int) -> None:
     if spec.compression == "gzip":
         writer = writer.option("compression", "gzip")
     if spec.format == "csv":
-        writer.option("header", True).option("encoding", spec.encoding.upper()).csv(path)
+        writer.option("header", True).option("encoding", "UTF-8").csv(path)
     elif spec.format == "json":
         writer.json(path)
     elif spec.format == "xml":
@@ -65,7 +69,9 @@ def _write(extract: Extract, rows: DataFrame, path: str, n_files: int) -> None:
     for f in storage.list(path):
         if f.name.startswith("part-"):
             target = f"{path}/{f.name[:10]}{spec.extension}"
-            if spec.format == "csv" and (spec.bom or spec.crlf):
+            if recode:
+                _recode(storage, f.uri, target, spec.encoding)
+            elif spec.format == "csv" and (spec.bom or spec.crlf):
                 _rewrite_text(storage, f.uri, target, bom=spec.bom, crlf=spec.crlf)
             else:
                 storage.rename(f.uri, target)
@@ -145,6 +151,18 @@ def _reproducible(xlsx: bytes) -> bytes:
             fixed.compress_type = zipfile.ZIP_DEFLATED
             dst.writestr(fixed, data)
     return out.getvalue()
+
+
+def _recode(storage: Storage, source: str, target: str, encoding: str) -> None:
+    """A UTF-8 CSV whose last column is the stray-line mark, as a legacy system's export: every
+    line in ``encoding`` but the marked ones, which stay UTF-8 (pasted in from elsewhere)."""
+    codec = {"tis-620": "tis-620", "windows-874": "cp874"}[encoding]
+    with storage.open_read(source) as src, storage.open_write(target) as dst:
+        for number, line in enumerate(src):
+            text, mark = line.rstrip(b"\n").rsplit(b",", 1)
+            stray = number > 0 and mark == b"true"
+            dst.write(text + b"\n" if stray else text.decode("utf-8").encode(codec) + b"\n")
+    storage.delete(source)
 
 
 def _rewrite_text(storage: Storage, source: str, target: str, *, bom: bool, crlf: bool) -> None:
