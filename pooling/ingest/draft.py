@@ -25,7 +25,7 @@ from pyspark.sql.types import StructType
 from pooling.core.config import AgencyContract, DatasetContract
 from pooling.core.errors import ContractError
 from pooling.core.storage import Storage
-from pooling.ingest.read import PY_CODEC, data_files, read_extract
+from pooling.ingest.read import PY_CODEC, data_files, read_extract, read_xml
 from pooling.ingest.validate import MOJIBAKE
 from pseudonymize import citizen_id_problem, normalize_citizen_id
 from pseudonymize.reference import province_codes
@@ -182,9 +182,7 @@ def _sample(spark: SparkSession, path: str, delivery: Delivery) -> tuple[DataFra
     )
     if delivery.format != "xml":
         return read_extract(spark, path, provisional).limit(SAMPLE_ROWS), {}
-    from pooling.ingest.read import _read_xml
-
-    df = _read_xml(spark, path, provisional).limit(SAMPLE_ROWS)
+    df = read_xml(spark, path, provisional).limit(SAMPLE_ROWS)
     leaves = list(_leaves(df.schema, []))
     short = [p[-1].lstrip("@") for p in leaves]
     cols, paths = [], {}

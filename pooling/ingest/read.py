@@ -139,7 +139,7 @@ def read_extract(spark: SparkSession, path: str, contract: DatasetContract) -> D
     elif fmt == "parquet":
         df = spark.read.parquet(path)
     elif fmt == "xml":
-        return _flattened(_read_xml(spark, path, contract), contract)
+        return _flattened(read_xml(spark, path, contract), contract)
     elif fmt == "xlsx":
         df = _read_xlsx(spark, path, contract)
     else:
@@ -152,7 +152,7 @@ def read_extract(spark: SparkSession, path: str, contract: DatasetContract) -> D
 # --------------------------------------------------------------------------- XML
 
 
-def _read_xml(spark: SparkSession, path: str, contract: DatasetContract) -> DataFrame:
+def read_xml(spark: SparkSession, path: str, contract: DatasetContract) -> DataFrame:
     """Spark's own XML source: every leaf a string, a damaged record fails the read."""
     return (
         spark.read.format("xml")

@@ -130,7 +130,7 @@ def inject_faults(
     hits = []
     for name, rate, column, value in faults:
         hit = (u >= lo) & (u < lo + rate)
-        if name.startswith(NULLED) or ":" in name and name.startswith("bad_check_digit"):
+        if column in dict(roles):
             hit = hit & F.col(column).isNotNull()  # no father named: nothing to get wrong
         hits.append((hit, column, value))
         tag = F.when(hit, F.lit(name)).otherwise(tag)
