@@ -160,7 +160,7 @@ def _pool(report, project):
 
 
 def test_every_extract_ingests_with_every_fault_accounted_for(demo):
-    """All 23 extracts through their contracts: quarantine reasons, duplicates and dropped
+    """All 24 extracts through their contracts: quarantine reasons, duplicates and dropped
     columns equal what the generator injected."""
     report, _, _ = demo
     assert {f"{r.agency}.{r.dataset}" for r in report.ingests} == set(report.manifest["datasets"])

@@ -2,7 +2,7 @@
 
 The stores are real and started here (see ``stores.py``); the data root and the linkage root are
 two different places on each (two HDFS directories, two buckets), as on a ministry's cluster. One
-run each: synthetic extracts written into the remote landing zone, all 23 ingests, seven pools,
+run each: synthetic extracts written into the remote landing zone, all 24 ingests, seven pools,
 seven project runs, a review approved with suppression and released, a retention run that
 destroys an expired extract; then the catalog, lineage and review commands against the remote
 root. Nothing may be written under the local working directory.
@@ -25,6 +25,7 @@ from pooling.core.storage import Storage
 from pooling.core.zones import Zones
 from pooling.dev.demo import run_demo
 from pooling.dev.stores import HDFS_CLIENT, mini_hdfs, seaweed_s3
+from pooling.dev.synth import EXTRACTS
 from pooling.ops.retention import plan_and_apply
 from pooling.pools.build import build_marker
 from pseudonymize import SecretKey
@@ -85,7 +86,8 @@ def _whole_job(spark, conf, root: str, linkage: str) -> dict[str, str]:
 
     # Every ingest's counts equal the generator's manifest; every checked output its truth.
     assert report.mismatches == []
-    assert len(report.ingests) == 23 and len(report.pools) == 7 and len(report.runs) == 7
+    assert len(report.ingests) == len(EXTRACTS) == 24
+    assert len(report.pools) == len(report.runs) == 7
     assert len(report.checked) == 7
     assert all(r.table.startswith(f"{root}/deidentified/") for r in report.ingests)
     assert storage.exists(f"{report.landing}/manifest.json")
