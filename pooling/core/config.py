@@ -117,6 +117,10 @@ class ColumnSpec(Strict):
     # subject's always); null: the row is kept with that pseudonym empty, the reason counted in
     # the ingest summary and the audit (a birth whose father is unknown is still a birth).
     if_invalid: Literal["quarantine", "null"] = "quarantine"
+    # Kept text (string attributes) only: what a citizen ID, phone, e-mail or name found in a
+    # value does. quarantine (the default): the row goes back to the steward as
+    # "pii:<column>"; mask: the match is replaced by "[kind]" and the row kept.
+    pii: Literal["quarantine", "mask"] | None = None
 
     @model_validator(mode="after")
     def _role_only_for_ids(self) -> ColumnSpec:
@@ -132,6 +136,24 @@ class ColumnSpec(Strict):
                 "quarantines its row ('if_invalid: null' is for the other roles)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _pii_only_for_kept_text(self) -> ColumnSpec:
+        if self.pii is not None and not self.scanned:
+            raise ValueError(
+                f"column {self.name!r} has 'pii' but is a {self.type.value} "
+                f"{self.field_class.value}; only string attributes are kept as text and scanned"
+            )
+        return self
+
+    @property
+    def scanned(self) -> bool:
+        """Kept as delivered text, so scanned for stray identifiers at ingest."""
+        return self.field_class is FieldClass.attribute and self.type is ColumnType.string
+
+    @property
+    def pii_action(self) -> str:
+        return self.pii or "quarantine"
 
     @property
     def pseudonym(self) -> str:

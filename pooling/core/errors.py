@@ -40,6 +40,10 @@ class ExtractEncodingError(PoolingError, ValueError):
     """An extract whose text is not in its contract's encoding (refused whole)."""
 
 
+class MisclassifiedColumnError(PoolingError, ValueError):
+    """A kept column where identifiers are the rule, not the exception: refused whole."""
+
+
 class UnknownNameError(PoolingError, _standard.UnknownNameError):
     """A project, agency, dataset or table name that is not configured (``str`` is the message)."""
 

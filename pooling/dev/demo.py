@@ -92,13 +92,14 @@ def compare_counts(report: DemoReport) -> list[str]:
     for r in report.ingests:
         want = report.manifest["datasets"][f"{r.agency}.{r.dataset}"]
         expected_q = want["expected_quarantine"]
-        got = (r.input_rows, r.duplicates, r.accepted, r.quarantined, r.nulled)
+        got = (r.input_rows, r.duplicates, r.accepted, r.quarantined, r.nulled, r.masked)
         expected = (
             want["rows"],
             want["duplicates"],
             want["expected_accepted"],
             expected_q,
             want.get("expected_nulled", {}),
+            want.get("expected_masked", {}),
         )
         if got != expected:
             problems.append(f"{r.agency}.{r.dataset}: got {got}, manifest says {expected}")

@@ -21,7 +21,12 @@ from pyspark.storagelevel import StorageLevel
 from pooling.core import audit, failpoints, tables
 from pooling.core.config import AgencyContract, Conf, DatasetContract
 from pooling.core.constraints import as_properties, contract_constraints
-from pooling.core.errors import ExtractEncodingError, InternalError, WriteConflictError
+from pooling.core.errors import (
+    ExtractEncodingError,
+    InternalError,
+    MisclassifiedColumnError,
+    WriteConflictError,
+)
 from pooling.core.storage import Storage, local_commit_lock
 from pooling.core.zones import Zones
 from pooling.ingest.read import (
@@ -39,11 +44,14 @@ from pooling.ingest.validate import (
     COPIES,
     ENCODING_REFUSAL_SHARE,
     NULLED,
+    PII,
+    PII_REFUSAL_SHARE,
     REASON,
     accepted_rows,
     check_columns,
     flag_duplicate_keys,
     nulled_columns,
+    pii_columns,
     quarantined_rows,
     validate,
     with_record_key,
@@ -219,14 +227,17 @@ def _count(spark: SparkSession, job: _Job, checked: DataFrame) -> None:
     """Fill the report's row accounting in one aggregation, and check that it balances."""
     report = job.report
     # The first pass over the data: a damaged file shows here, before anything is written.
-    nulled = nulled_columns(job.contract)
+    nulled, pii = nulled_columns(job.contract), pii_columns(job.contract)
     with unreadable_as_error(spark, job.path, job.contract, job.where):
         counts = (
-            checked.groupBy(REASON, *nulled)
+            checked.groupBy(REASON, *nulled, *pii)
             .agg(F.sum(COPIES).alias("rows"), F.count(F.lit(1)).alias("distinct"))
             .collect()
         )
+    hits = dict.fromkeys(pii, 0)
     for r in counts:
+        for p in pii:
+            hits[p] += r["distinct"] if r[p] else 0
         report.input_rows += r["rows"]
         report.duplicates += r["rows"] - r["distinct"]
         if r[REASON] is None:
@@ -235,13 +246,27 @@ def _count(spark: SparkSession, job: _Job, checked: DataFrame) -> None:
                 if r[n] is not None:
                     why = f"{n.removesuffix(NULLED)}:{r[n]}"
                     report.nulled[why] = report.nulled.get(why, 0) + r["distinct"]
+            for p in pii:  # quarantining columns have no flag left on an accepted row
+                if r[p]:
+                    col = p.removesuffix(PII)
+                    report.masked[col] = report.masked.get(col, 0) + r["distinct"]
         else:
             report.quarantined[r[REASON]] = report.quarantined.get(r[REASON], 0) + r["distinct"]
     if not report.balanced():
         raise InternalError(f"{job.where}: row accounting does not balance: {report}")
+    distinct = report.input_rows - report.duplicates
     garbled = report.quarantined.get(BAD_ENCODING, 0)
-    if garbled > ENCODING_REFUSAL_SHARE * (report.input_rows - report.duplicates):
+    if garbled > ENCODING_REFUSAL_SHARE * distinct:
         _refuse_encoding(spark, job, garbled)
+    crowded = {p.removesuffix(PII): n for p, n in hits.items() if n > PII_REFUSAL_SHARE * distinct}
+    if crowded:
+        found = ", ".join(f"{c} ({n:,} of {distinct:,} rows)" for c, n in sorted(crowded.items()))
+        raise MisclassifiedColumnError(
+            f"{job.where}: column(s) {found} hold a citizen ID, phone, e-mail or name in more "
+            f"than {PII_REFUSAL_SHARE:.0%} of their rows: probably an identifier classed as "
+            "'attribute'. Class it direct_identifier (dropped) in the contract, or ask the "
+            "agency to clean it. Nothing was written."
+        )
 
 
 def _refuse_encoding(spark: SparkSession, job: _Job, rows: int) -> None:
@@ -417,6 +442,7 @@ def _record(
             "updated": report.updated,
             "quarantined": report.quarantined,
             "nulled": report.nulled,
+            "masked": report.masked,
             "duplicates": report.duplicates,
             "dropped_columns": report.dropped_columns,
             "table": report.table,

@@ -19,6 +19,8 @@ class IngestReport:
     # Accepted rows whose ID of another role was invalid or empty and left empty, by
     # "<column>:<reason>" (e.g. "father_citizen_id:empty"); these rows are in ``accepted``.
     nulled: dict[str, int] = field(default_factory=dict)
+    # Accepted rows whose text column (``pii: mask``) held an identifier, masked, by column.
+    masked: dict[str, int] = field(default_factory=dict)
     table: str = ""
     version: int | None = None
     skipped: bool = False  # the same extract was already ingested: nothing written
@@ -49,6 +51,9 @@ class IngestReport:
         if self.nulled:
             kept = ", ".join(f"{k} {v:,}" for k, v in sorted(self.nulled.items()))
             extra += f"; kept with an ID of another role left empty: {kept}"
+        if self.masked:
+            kept = ", ".join(f"{k} {v:,}" for k, v in sorted(self.masked.items()))
+            extra += f"; identifiers masked in {kept} row(s)"
         merged = (
             f" (merged: {self.inserted:,} new, {self.updated:,} changed, "
             f"{self.accepted - self.inserted - self.updated:,} unchanged)"

@@ -66,4 +66,5 @@ def counts_from_audit(spark: SparkSession, zones: Zones, report: IngestReport, k
     report.duplicates, report.quarantined = d["duplicates"], d["quarantined"]
     report.dropped_columns = d["dropped_columns"]
     report.nulled = d.get("nulled", {})  # events before roles had none
+    report.masked = d.get("masked", {})  # nor those before the stray-identifier scan
     return True

@@ -15,11 +15,12 @@ from operator import or_
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from pooling.core.config import ColumnType, DatasetContract
+from pooling.core.config import ColumnSpec, ColumnType, DatasetContract
 from pooling.core.errors import ContractError
 from pseudonymize import SecretKey, citizen_id_problem, hmac_sha256, normalize_citizen_id
 from pseudonymize.reference import province_codes
 from pseudonymize.standard import RECORD_KEY, FieldClass
+from pseudonymize.stray import has_stray, masked
 
 REASON = "_reason"
 COPIES = "_copies"
@@ -35,6 +36,11 @@ ENCODING_REFUSAL_SHARE = 0.01
 MOJIBAKE = "(\u0e40[\u0e18\u0e19].){3}"
 # What a decoder puts in place of bytes that are not text in its encoding.
 REPLACEMENT = "\ufffd"
+# Next to each kept text column: true where it holds a stray identifier (pseudonymize.stray).
+PII = "__pii"
+# A kept column where more than this share of rows hold an identifier is no free text with a
+# slip in it but an identifier column classed wrongly: refused whole, never masked row by row.
+PII_REFUSAL_SHARE = 0.05
 # The formats whose bytes ingest decodes (Parquet and Excel hold their text as text).
 DECODED = ("csv", "json", "xml")
 
@@ -95,6 +101,22 @@ TYPED = "__typed"
 NULLED = "__nulled"
 
 
+def own_identifiers(contract: DatasetContract) -> list[str]:
+    """The row's own identifying values (its IDs, name, phone, record number): text quoting them
+    holds an identifier whatever its shape."""
+    return [
+        c.name
+        for c in contract.columns
+        if c.field_class in (FieldClass.citizen_id, FieldClass.direct_identifier)
+        and c.type is ColumnType.string
+    ]
+
+
+def pii_columns(contract: DatasetContract) -> list[str]:
+    """The flag columns :func:`validate` adds, one per scanned column."""
+    return [c.name + PII for c in contract.columns if c.scanned]
+
+
 def known_code(col: Column, kind: str) -> Column:
     """True for a province code (2 digits) or district code (4 digits) of a known province."""
     digits = 2 if kind == "province" else 4
@@ -122,7 +144,9 @@ def validate(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
             for c in ids
             if c.if_invalid == "null"
         }
-        out = out.withColumns(nulled).withColumns(
+        own = own_identifiers(contract)
+        pii = {c.name + PII: has_stray(c.name, own) for c in contract.columns if c.scanned}
+        out = out.withColumns({**nulled, **pii}).withColumns(
             {
                 n.removesuffix(NULLED) + TYPED: F.when(
                     F.col(n).isNull(), F.col(n.removesuffix(NULLED) + TYPED)
@@ -153,6 +177,9 @@ def validate(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
                 checks.append(
                     F.when(~blank & ~known_code(raw, c.codes), F.lit(f"unknown_code:{c.name}"))
                 )
+        for c in contract.columns:  # last: a row already bad for another reason says that one
+            if c.scanned and c.pii_action == "quarantine":
+                checks.append(F.when(F.col(c.name + PII), F.lit(f"pii:{c.name}")))
         return out.withColumn(REASON, F.coalesce(*checks) if checks else F.lit(None).cast("string"))
 
     return transform
@@ -197,10 +224,17 @@ def with_record_key(contract: DatasetContract, key: SecretKey) -> Callable[[Data
 
 
 def accepted_rows(checked: DataFrame, contract: DatasetContract) -> DataFrame:
-    """The good rows of a validated frame, typed, with the contract's column names."""
-    return checked.where(F.col(REASON).isNull()).select(
-        *[F.col(c.name + TYPED).alias(c.name) for c in contract.columns]
-    )
+    """The good rows of a validated frame, typed, with the contract's column names; in a column
+    whose contract says ``pii: mask``, the identifiers found are masked."""
+    own = own_identifiers(contract)
+
+    def kept(c: ColumnSpec) -> Column:
+        typed = F.col(c.name + TYPED)
+        if c.scanned and c.pii_action == "mask":
+            typed = F.when(F.col(c.name + PII), masked(c.name + TYPED, own)).otherwise(typed)
+        return typed.alias(c.name)
+
+    return checked.where(F.col(REASON).isNull()).select(*[kept(c) for c in contract.columns])
 
 
 def quarantined_rows(checked: DataFrame, contract: DatasetContract) -> DataFrame:

@@ -171,6 +171,7 @@ def test_every_extract_ingests_with_every_fault_accounted_for(demo):
         assert r.accepted == want["expected_accepted"]
         assert r.quarantined == want["expected_quarantine"]
         assert r.nulled == want["expected_nulled"]
+        assert r.masked == want["expected_masked"]
         assert r.dropped_columns == want["extra_columns"]
         assert r.balanced()
     formats = {m["format"] for m in report.manifest["datasets"].values()}
@@ -178,6 +179,10 @@ def test_every_extract_ingests_with_every_fault_accounted_for(demo):
     births = report.manifest["datasets"]["interior.births"]
     assert births["expected_quarantine"]["bad_check_digit:mother_citizen_id"] > 0
     assert births["expected_nulled"]["father_citizen_id:bad_check_digit"] > 0
+    welfare = report.manifest["datasets"]["finance.welfare_registry"]
+    assert welfare["expected_masked"]["caseworker_note"] > 0  # planted, found, masked
+    recipients = report.manifest["datasets"]["social_development.benefit_recipients"]
+    assert recipients["expected_quarantine"]["pii:payment_note"] > 0
 
 
 def test_mothers_in_the_births_pool_link_to_their_own_register_records(demo, spark_session):

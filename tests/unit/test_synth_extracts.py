@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 
 from pooling.dev.synth import EXTRACTS, SynthPlan, generate, write_extracts
 from pooling.dev.synth.environment import PM25_STANDARD
+from pooling.dev.synth.low_income import CASEWORKER_NOTES, PAYMENT_NOTES
 from pooling.ingest.read import read_extract
 from pseudonymize import citizen_id_problem, normalize_citizen_id
 from pseudonymize.reference import province_codes
@@ -153,6 +154,15 @@ def test_manifest_counts_equal_the_files(spark, conf, runs):
                     except UnicodeDecodeError:
                         stray.add(line)
             found["bad_encoding"] = len(stray)
+        masked: dict[str, int] = {}
+        for c, action in spec.notes:  # a planted note is none of the clean notes
+            clean = F.col(c).isin(*CASEWORKER_NOTES, *PAYMENT_NOTES)
+            n = unique.where(F.col(c).isNotNull() & ~clean).count()
+            if action == "quarantine":
+                found[f"pii:{c}"] = n
+            elif n:
+                masked[c] = n
+        assert masked == meta["expected_masked"], spec.name
         found = {k: v for k, v in found.items() if v}
         assert found == meta["expected_quarantine"], spec.name
 

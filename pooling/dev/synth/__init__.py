@@ -66,6 +66,7 @@ def generate(spark: SparkSession, plan: SynthPlan) -> Synthetic:
             coded=spec.coded,
             roles=spec.roles,
             encoding=spec.encoding,
+            notes=spec.notes,
         )
         extra = spec.name in plan.extra_column_datasets
         if extra:  # an agency system that added a column nobody agreed on

@@ -56,6 +56,9 @@ class ExtractSpec:
     row_tag: str | None = None  # XML: the element of one record
     xml_paths: tuple[tuple[str, str], ...] = ()  # XML: (column, path below the record)
     sheet: str | None = None  # Excel: the worksheet
+    # Free-text attributes that may get an identifier planted: (column, "quarantine" | "mask"),
+    # as the contract's ``pii`` says.
+    notes: tuple[tuple[str, str], ...] = ()
 
     @property
     def extension(self) -> str:
@@ -86,6 +89,7 @@ EXTRACTS: tuple[ExtractSpec, ...] = (
         typed=("birth_date", "annual_income_baht"),
         coded=("district_code",),
         bom=True,
+        notes=(("caseworker_note", "mask"),),
     ),
     ExtractSpec(
         "interior",
@@ -129,6 +133,7 @@ EXTRACTS: tuple[ExtractSpec, ...] = (
         mandatory=("benefit",),
         typed=("monthly_baht",),
         crlf=True,
+        notes=(("payment_note", "quarantine"),),
     ),
     ExtractSpec(
         "justice",

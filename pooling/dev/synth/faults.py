@@ -28,13 +28,41 @@ ID_RECOVERABLE = ("thai_digits", "dashes", "spaces", "float_export")
 # A fault in the ID of another role whose contract says an invalid one is only left empty:
 # "nulled:<column>:<reason>". The row is accepted; the ingest counts the reason.
 NULLED = "nulled:"
+# An identifier planted in a free-text note: "pii:<column>" where the contract quarantines the
+# row, "masked:<column>" where it masks the match (the row is accepted).
+PII = "pii:"
+MASKED = "masked:"
+# The forms an identifier is planted in, one drawn per planted note.
+STRAY_KINDS = ("printed_id", "thai_digit_id", "phone", "email", "titled_name")
 
 
 def expected_reason(fault: str | None) -> str | None:
     """The quarantine reason a fault must produce (None: the row must be accepted)."""
-    if fault is None or fault in ID_RECOVERABLE or fault.startswith(NULLED):
+    if fault is None or fault in ID_RECOVERABLE or fault.startswith((NULLED, MASKED)):
         return None
     return ID_UNRECOVERABLE.get(fault, fault)
+
+
+def planted_identifier(df: DataFrame, note: Column, u: Column) -> Column:
+    """``note`` with one of the row's own identifiers written into it, in a form drawn by ``u``:
+    the printed 1-2345-67890-12-3 ID, the ID in Thai digits, the phone (where the extract has
+    one), an e-mail address, or the titled full name."""
+    cid = F.col("citizen_id")
+    forms = {
+        "printed_id": F.concat(F.lit("ติดต่อ "), _id_fault("dashes", cid)),
+        "thai_digit_id": F.concat(F.lit("เลขบัตร "), _id_fault("thai_digits", cid)),
+        "phone": F.concat(F.lit("โทร "), F.col("phone")) if "phone" in df.columns else None,
+        "email": F.concat(F.lit("อีเมล p"), cid.substr(6, 8), F.lit("@example.co.th")),
+        "titled_name": F.concat(
+            F.lit("พบ คุณ"), F.col("first_name"), F.lit(" "), F.col("last_name")
+        ),
+    }
+    kinds = [k for k in STRAY_KINDS if forms[k] is not None]
+    index = F.floor(u * len(kinds)).cast("int")
+    planted = F.lit(None).cast(StringType())
+    for i, k in enumerate(kinds):
+        planted = F.when(index == i, forms[k]).otherwise(planted)
+    return F.concat(note, F.lit(" "), planted)
 
 
 def _id_fault(fault: str, cid: Column) -> Column:
@@ -76,6 +104,7 @@ def inject_faults(
     coded: tuple[str, ...] = (),
     roles: tuple[tuple[str, str], ...] = (),
     encoding: str = "utf-8",
+    notes: tuple[tuple[str, str], ...] = (),
 ) -> DataFrame:
     """Give a share of rows one fault each and deliver a share of rows twice (the copy has
     ``_duplicate`` true). Draws hang on the record key, so faults are reproducible.
@@ -85,12 +114,17 @@ def inject_faults(
     or ``nulled:<column>:bad_check_digit`` (the row is kept, that ID left empty).
 
     ``encoding``: a CSV in a legacy code page gets stray lines in UTF-8, marked in ``_stray``
-    (the writer encodes those lines so, then drops the mark)."""
+    (the writer encodes those lines so, then drops the mark).
+
+    ``notes``: (column, "quarantine" | "mask") for free-text attributes; a share of them quote
+    the person's own identifier (:func:`planted_identifier`), tagged ``pii:<column>`` or
+    ``masked:<column>``."""
     keys = [F.col(k) for k in key]
     df = df.withColumns(
         {
             "u_fault": uniform(seed, f"fault:{dataset}", *keys),
             "u_duplicate": uniform(seed, f"duplicate:{dataset}", *keys),
+            "u_stray": uniform(seed, f"stray:{dataset}", *keys),
         }
     )
     # (tag, rate, column to change, new value) for every fault this extract can carry
@@ -109,6 +143,10 @@ def inject_faults(
     if fmt == "csv" and encoding != "utf-8":
         df = df.withColumn(STRAY, F.lit(False))
         faults.append(("bad_encoding", rates.stray_encoding, STRAY, F.lit(True)))
+    for column, action in notes:
+        tag = f"{PII if action == 'quarantine' else MASKED}{column}"
+        value = planted_identifier(df, F.col(column), F.col("u_stray"))
+        faults.append((tag, rates.stray_identifier / len(notes), column, value))
     if fmt == "parquet":
         typed = ()  # a typed file cannot hold a wrongly typed value
     for kind, columns, rate in (
@@ -150,5 +188,5 @@ def inject_faults(
     return (
         df.withColumns({FAULT: tag, **new_values})
         .withColumn(DUPLICATE, F.explode(copies))
-        .drop("u_fault", "u_duplicate")
+        .drop("u_fault", "u_duplicate", "u_stray")
     )

@@ -16,6 +16,26 @@ from pooling.dev.synth.population import person_record
 ICD10 = ("E11", "I10", "J06", "K29", "M54", "N39", "Z00", "A09", "J45", "E78")
 HOSPITAL_TYPES = ("HC", "CH", "GH", "RH")  # health centre, community, general, regional hospital
 INCOME_CEILING_BAHT = 100_000  # the registry's eligibility ceiling (annual income)
+# Free text as caseworkers and payment clerks type it, kept as an attribute. None of these names
+# a person or holds a number an identifier could be read from; the faults plant identifiers
+# into a share of them (faults.plant_identifier).
+CASEWORKER_NOTES = (
+    "เยี่ยมบ้านแล้ว สภาพบ้านทรุดโทรม",
+    "ผู้สูงอายุอยู่ลำพัง ต้องการผู้ดูแล",
+    "รายได้ไม่แน่นอน ทำงานรับจ้างรายวัน",
+    "ตรวจสอบเอกสารครบถ้วน",
+    "ขอรับการช่วยเหลือค่าเดินทางไปโรงพยาบาล",
+    "ครอบครัวมีผู้พิการ 1 คน",
+    "ย้ายที่อยู่ตามทะเบียนบ้านแล้ว",
+    "รอผลการตรวจสอบรายได้",
+)
+PAYMENT_NOTES = (
+    "โอนเข้าบัญชีแล้ว",
+    "รับเงินสดที่สำนักงาน",
+    "เปลี่ยนบัญชีรับเงิน",
+    "จ่ายย้อนหลัง 2 เดือน",
+    "ระงับการจ่ายชั่วคราว รอเอกสาร",
+)
 
 
 def welfare_registry(people: DataFrame, plan: SynthPlan) -> DataFrame:
@@ -41,6 +61,9 @@ def welfare_registry(people: DataFrame, plan: SynthPlan) -> DataFrame:
         (below(person_draw(plan.seed, "household_size"), 6) + 1)
         .cast("int")
         .alias("household_size"),
+        choose(person_draw(plan.seed, "caseworker_note"), CASEWORKER_NOTES).alias(
+            "caseworker_note"
+        ),
     )
 
 
@@ -126,6 +149,10 @@ def benefit_recipients(people: DataFrame, plan: SynthPlan) -> DataFrame:
             date_in_year(
                 person_draw(plan.seed, "since", F.col("person"), F.col("benefit")), 2020
             ).alias("since"),
+            choose(
+                person_draw(plan.seed, "payment_note", F.col("person"), F.col("benefit")),
+                PAYMENT_NOTES,
+            ).alias("payment_note"),
         )
     )
 

@@ -37,6 +37,8 @@ class FaultRates:
     missing_field: float = 0.002  # a mandatory field left empty (split over the columns)
     wrong_type: float = 0.002  # a date or number that does not parse (text formats only)
     unknown_code: float = 0.001  # a province or district code that does not exist
+    # A free-text note that quotes the person's ID, phone, e-mail or name (split over the notes).
+    stray_identifier: float = 0.02
 
     def __post_init__(self) -> None:
         for name, rate in vars(self).items():

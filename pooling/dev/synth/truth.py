@@ -14,13 +14,26 @@ from pyspark.sql import functions as F
 
 from pooling.dev.synth import environment
 from pooling.dev.synth.extracts import EXTRA_COLUMN, Extract
-from pooling.dev.synth.faults import DUPLICATE, FAULT, ID_RECOVERABLE, NULLED, expected_reason
+from pooling.dev.synth.faults import (
+    DUPLICATE,
+    FAULT,
+    ID_RECOVERABLE,
+    MASKED,
+    NULLED,
+    expected_reason,
+)
 from pooling.dev.synth.low_income import INCOME_CEILING_BAHT
 
 
 def _quarantined(fault: Column) -> Column:
-    """True for a fault that quarantines its row (not a repairable ID, not an ID left empty)."""
-    return fault.isNotNull() & ~fault.isin(*ID_RECOVERABLE) & ~fault.startswith(NULLED)
+    """True for a fault that quarantines its row (not a repairable ID, not an ID left empty,
+    not a note whose identifier is masked)."""
+    return (
+        fault.isNotNull()
+        & ~fault.isin(*ID_RECOVERABLE)
+        & ~fault.startswith(NULLED)
+        & ~fault.startswith(MASKED)
+    )
 
 
 def accepted_rows(rows: DataFrame) -> DataFrame:
@@ -283,12 +296,15 @@ def fault_counts(extract: Extract, rows: DataFrame | None = None) -> dict[str, o
     faults = {f: n for f, n in injected.items() if f}
     quarantine: dict[str, int] = {}
     nulled: dict[str, int] = {}
+    masked: dict[str, int] = {}
     for f, (_, d) in by_fault.items():
         reason = expected_reason(f) if f else None
         if reason:
             quarantine[reason] = quarantine.get(reason, 0) + d
         elif f and f.startswith(NULLED):  # "nulled:father_citizen_id:bad_check_digit"
             nulled[f.removeprefix(NULLED)] = d
+        elif f and f.startswith(MASKED):  # accepted, with the identifier in its note masked
+            masked[f.removeprefix(MASKED)] = d
     for column, invalid in extract.spec.roles:
         if invalid == "null":  # no such person named (no father declared): left empty too
             kept = distinct.where(F.col(column).isNull() & ~_quarantined(F.col(FAULT)))
@@ -303,5 +319,7 @@ def fault_counts(extract: Extract, rows: DataFrame | None = None) -> dict[str, o
         "expected_accepted": rows - duplicates - sum(quarantine.values()),
         # Accepted rows with another person's ID left empty, by "<column>:<reason>".
         "expected_nulled": dict(sorted(nulled.items())),
+        # Accepted rows whose free-text note held an identifier, masked, by column.
+        "expected_masked": dict(sorted(masked.items())),
         "extra_columns": [EXTRA_COLUMN] if extract.extra_column else [],
     }
