@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pandas as pd
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from pooling.core import tables
 from pooling.core.config import Conf
@@ -28,6 +29,7 @@ from pooling.review.disclosure import (
     suppress,
 )
 from projects import Chart
+from pseudonymize.stray import stray_kinds
 
 
 @dataclass
@@ -108,6 +110,33 @@ def _chart(spec: dict | None) -> Chart | None:
     )
 
 
+def stray_identifier_check(df: DataFrame) -> Check:
+    """The ingest's stray-identifier scan (:mod:`pseudonymize.stray`) on every text column of an
+    output, in Spark: a label or a note that carries a citizen ID, phone, e-mail or name fails,
+    and no suppression of counts can mend it (the project must not write it). The check names
+    the column, the number of rows and the kinds, never a value."""
+    check = Check(
+        "stray_identifiers",
+        "No text in an output may hold a citizen ID, phone number, e-mail address or a "
+        "person's name.",
+        "fail",
+    )
+    text = [f.name for f in df.schema.fields if f.dataType.simpleString() == "string"]
+    if not text:
+        return check
+    kinds = [F.array_sort(F.flatten(F.collect_set(stray_kinds(c)))) for c in text]
+    hits = [F.count_if(F.size(stray_kinds(c)) > 0) for c in text]
+    row = df.agg(
+        *[k.alias(f"k{i}") for i, k in enumerate(kinds)],
+        *[h.alias(f"n{i}") for i, h in enumerate(hits)],
+    ).first()
+    for i, c in enumerate(text):
+        if row[f"n{i}"]:
+            found = ", ".join(row[f"k{i}"])
+            check.cells.append({"column": c, "detail": f"{row[f'n{i}']} row(s): {found}"})
+    return check
+
+
 def review_run(spark: SparkSession, conf: Conf, zones: Zones, ref: str) -> RunReview:
     """Run every check on every output of the run (nothing is written)."""
     storage = Storage(spark)
@@ -115,17 +144,21 @@ def review_run(spark: SparkSession, conf: Conf, zones: Zones, ref: str) -> RunRe
     manifest = RunManifest.read(storage, f"{directory}/{MANIFEST}")
     settings = conf.project(manifest.project).disclosure
     run = RunReview(manifest.project, manifest.run_id, directory, manifest)
-    frames = {}
+    frames, scans = {}, {}
     for name, out in manifest.outputs.items():
-        df = tables.read_version(spark, out.path, out.version).toPandas()
-        frames[name] = (_meta(name, out), df)
+        table = tables.read_version(spark, out.path, out.version)
+        scans[name] = stray_identifier_check(table)
+        frames[name] = (_meta(name, out), table.toPandas())
     for name, out in manifest.outputs.items():
         meta, df = frames[name]
         support = None
         if out.dominance_support:
             support = spark.read.format("delta").load(out.dominance_support).toPandas()
         coarser = coarser_outputs(meta, df, list(frames.values()))
-        checks = run_checks(df, meta, settings, support=support, coarser=coarser)
+        checks = [
+            *run_checks(df, meta, settings, support=support, coarser=coarser),
+            scans[name],
+        ]
         additive = sorted(set(support["measure"])) if support is not None else []
         sup = suppress(
             df,
@@ -136,7 +169,7 @@ def review_run(spark: SparkSession, conf: Conf, zones: Zones, ref: str) -> RunRe
             settings=settings,
         )
         after = run_checks(df, meta, settings, support=support, coarser=coarser, hidden=sup.hidden)
-        after.append(protection_check(sup, settings))
+        after += [protection_check(sup, settings), scans[name]]
         run.outputs[name] = OutputReview(
             meta, df, checks, sup, after, _chart(out.chart_spec), out, settings.rounding_base
         )

@@ -1,6 +1,9 @@
 """The whole main job on tiny synthetic data, checked against the generator's ground truth."""
 
+import csv
+import io
 import json
+import re
 from functools import reduce
 from pathlib import Path
 
@@ -427,6 +430,58 @@ def test_no_raw_identifier_outside_landing_and_linkage(demo):
     assert checked_files > 20
 
 
+_THAI = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
+_GROUPING = re.compile(r"[\s\-\u2010-\u2015/.]")
+_SCIENTIFIC = re.compile(r"[1-9]\.[0-9]{1,12}[eE]\+?12")
+_HEX_PSEUDONYM = re.compile(r"[0-9a-f]{64}")
+
+
+def _valid_ids_in(text: str) -> list[str]:
+    """Every 13-digit run with a valid check digit in ``text``, in any form, by a rule of its own:
+    Thai digits read as digits and every grouping character dropped first (so "1 1017 00207 03 0"
+    and "๑-๑๐๑๗-..." count), then every 13-digit window of every digit run tried (a superset of
+    what the pipeline's scan looks for), and spreadsheet numbers (1.101700207030E12) expanded."""
+    flat = _GROUPING.sub("", text.translate(_THAI))
+    flat += " " + " ".join(f"{float(m):.0f}" for m in _SCIENTIFIC.findall(text.translate(_THAI)))
+    found = []
+    for run in re.findall(r"[0-9]{13,}", flat):
+        for i in range(len(run) - 12):
+            d = run[i : i + 13]
+            if (11 - sum(int(d[k]) * (13 - k) for k in range(12)) % 11) % 10 == int(d[12]):
+                found.append(d)
+    return found
+
+
+def _text_cells(f: Path) -> list[str]:
+    t = pq.read_table(f)
+    return [
+        v
+        for c in t.columns
+        for v in c.to_pylist()
+        if isinstance(v, str) and not _HEX_PSEUDONYM.fullmatch(v)
+    ]
+
+
+def test_no_valid_citizen_id_in_any_form_in_any_table_after_ingest(demo):
+    """Every text cell of every de-identified table, pool, output and release, searched for a
+    13-digit ID with a valid check digit in any form (the free-text notes had IDs planted). The
+    same search on the landing zone finds the planted ones: it can fail."""
+    report, _, data = demo
+    planted = report.manifest["datasets"]["finance.welfare_registry"]["expected_masked"]
+    landing_note = next((Path(report.landing) / "finance" / "welfare_registry").glob("part-*"))
+    notes = csv.DictReader(io.StringIO(landing_note.read_text(encoding="utf-8-sig")))
+    in_landing = [i for row in notes for i in _valid_ids_in(row["caseworker_note"])]
+    assert planted["caseworker_note"] > 0 and len(in_landing) > 0
+    cells = 0
+    for zone in ("deidentified", "pools", "outputs", "released"):
+        for f in (data / zone).rglob("*.parquet"):
+            texts = _text_cells(f)
+            cells += len(texts)
+            hits = [t for t in texts if _valid_ids_in(t)]
+            assert not hits, f"{f}: {len(hits)} text cell(s) hold a valid citizen ID"
+    assert cells > 10_000
+
+
 def test_quarantine_holds_every_rejected_row_with_its_reason(demo, spark_session):
     from pyspark.sql import functions as F
 
@@ -563,3 +618,57 @@ def test_lineage_runs_from_output_back_to_the_extract(demo, spark_session):
     assert "    deidentified.public_health.service_records @ v0" in text
     checksum = next(r.checksum for r in report.ingests if r.dataset == "service_records")
     assert f"sha256 {checksum[:16]}" in text
+
+
+def test_an_output_whose_text_holds_an_identifier_cannot_be_released(
+    demo, spark_session, conf, monkeypatch
+):
+    """An aggregate passes the output gate, but its label quotes a phone number: the review's
+    scan fails it, by column and count (never the value), and no suppression lets it out. The
+    run's other output, the same shape with a clean label, passes the same scan."""
+    import projects
+    from pooling import review
+    from pooling.core.errors import ReviewError
+    from pooling.outputs.runs import run_project
+    from projects import Output
+
+    _, zones, _ = demo
+    phone = "081-234-5678"
+
+    def labelled(label):
+        def output(pool):
+            t = pool["welfare_registry"].groupBy("province_code").agg(F.count("*").alias("people"))
+            return Output(
+                t.withColumn("note", F.lit(label)), ("province_code", "note"), "t", "h", "people"
+            )
+
+        return output
+
+    monkeypatch.setitem(
+        projects._REGISTRY,
+        "low_income",
+        lambda pool: {"clean": labelled("ยอดรวม")(pool), "leaky": labelled(f"โทร {phone}")(pool)},
+    )
+    monkeypatch.setattr(projects, "get", lambda name: projects._REGISTRY[name])
+    run = run_project(spark_session, conf, zones, "low_income")
+    ref = f"low_income/{run.run_id}"
+    reviewed = review.review_run(spark_session, conf, zones, ref)
+    leaky = reviewed.outputs["leaky"]
+    scan = next(c for c in leaky.checks if c.name == "stray_identifiers")
+    assert scan.cells == [{"column": "note", "detail": f"{len(leaky.cells)} row(s): phone"}]
+    assert "stray_identifiers" in leaky.failing_after
+    clean = reviewed.outputs["clean"]
+    assert next(c for c in clean.checks if c.name == "stray_identifiers").passed
+    with pytest.raises(ReviewError, match=r"still fails \[.*'stray_identifiers'") as e:
+        review.decide(
+            spark_session,
+            conf,
+            zones,
+            ref,
+            verdict="approve",
+            reviewer="r1",
+            reason="labels look fine",
+            apply_suppression=True,
+            reviewed=reviewed,
+        )
+    assert phone not in str(e.value)
