@@ -25,11 +25,12 @@ def test_deidentify_drops_generalises_pseudonymises_and_keeps(spark, conf, maste
                 date(2017, 5, 1),
                 50000,
                 3,
+                "เยี่ยมบ้านแล้ว",
             )
         ],
         "registry_no string, citizen_id string, first_name string, last_name string, "
         "phone string, address string, district_code string, birth_date date, sex string, "
-        "registered_on date, annual_income_baht int, household_size int",
+        "registered_on date, annual_income_baht int, household_size int, caseworker_note string",
     )
     out = df.transform(conf.standard.deidentify(contract.columns, master_key))
     expected = (
@@ -43,6 +44,7 @@ def test_deidentify_drops_generalises_pseudonymises_and_keeps(spark, conf, maste
         "registered_on",
         "annual_income_baht",
         "household_size",
+        "caseworker_note",
     ]
     row = out.first()
     assert row.linkage_pseudonym == expected
