@@ -13,6 +13,7 @@ import pytest
 
 from pooling.core.config import RiskSettings
 from pooling.pools import risk
+from pooling.pools.enforce import RiskRefused, enforce
 
 PP = "pool_pseudonym"
 PROVINCES = ["10", "11", "12", "13"]
@@ -24,17 +25,19 @@ def _pp(i: int) -> str:
     return hashlib.sha256(str(i).encode()).hexdigest()
 
 
-def random_pool(seed: int, members: int = 200) -> dict[str, pd.DataFrame]:
+def random_pool(
+    seed: int, members: int = 200, provinces=PROVINCES, bands=BANDS, moved: float = 0.1
+) -> dict[str, pd.DataFrame]:
     """Three person-level tables: some members in only some, some with several rows."""
     rnd = random.Random(seed)
     welfare, register, visits = [], [], []
     for i in range(members):
         p = _pp(i)
-        prov, band, sex = rnd.choice(PROVINCES), rnd.choice(BANDS), rnd.choice("MF")
+        prov, band, sex = rnd.choice(provinces), rnd.choice(bands), rnd.choice("MF")
         if rnd.random() < 0.7:
             welfare.append((p, prov, band, sex, rnd.randint(0, 90_000)))
-            if rnd.random() < 0.1:  # a second row, moved province
-                welfare.append((p, rnd.choice(PROVINCES), band, sex, rnd.randint(0, 90_000)))
+            if rnd.random() < moved:  # a second row, moved province
+                welfare.append((p, rnd.choice(provinces), band, sex, rnd.randint(0, 90_000)))
         if rnd.random() < 0.9:
             register.append((p, prov, band, sex if rnd.random() < 0.97 else None))
         for _ in range(rnd.choice([0, 0, 1, 1, 2, 3])):
@@ -175,3 +178,135 @@ def test_every_figure_matches_the_pandas_oracle(spark, conf, seed):
         _check(figs[scope], w)
     assert figs["visits"].l_diversity["diagnosis_icd10"] is not None
     assert figs["pool"].k == 3 and figs["pool"].below_k > 0  # a pool this small is not 3-anonymous
+
+
+# --------------------------------------------------------------------------- enforcement
+
+
+def _widen(band: str) -> str:
+    low = int(band.split("-")[0].rstrip("+"))
+    return "80+" if low >= 80 else f"{low // 10 * 10:02d}-{low // 10 * 10 + 9:02d}"
+
+
+LADDER = {  # the standard's steps, in pandas (birth_year: not in these pools)
+    "district_code": ("province_code", lambda v: v[:2]),
+    "age_band": ("age_band", _widen),
+}
+
+
+def _pool_classes(pool: dict[str, pd.DataFrame]) -> dict[str, tuple]:
+    """member → pool-wide signature (no sensitive attributes), as the oracle computes it."""
+    per = {t: oracle_signatures(df) for t, df in pool.items()}
+    members = sorted({p for _, sigs in per.values() for p in sigs})
+    return {
+        p: sum((sigs.get(p, ((None,) * len(q), {}))[0] for q, sigs in per.values()), ())
+        for p in members
+    }
+
+
+def oracle_enforce(pool: dict[str, pd.DataFrame], k: int, limit: float):
+    """(the ladder's steps taken, the suppressed members, the values they clear per table)."""
+    pool = {t: df.copy() for t, df in pool.items()}
+    taken = []
+
+    def below():
+        sig = _pool_classes(pool)
+        size = Counter(sig.values())
+        return sig, size, [p for p, s in sig.items() if size[s] < k]
+
+    sig, size, low = below()
+    for column, (output, fn) in LADDER.items():
+        if len(low) <= limit * len(sig):
+            break
+        if not any(column in df.columns for df in pool.values()):
+            continue
+        for t, df in pool.items():
+            if column in df.columns:
+                if output != column and output in df.columns:
+                    pool[t] = df.drop(columns=column)
+                else:
+                    df[column] = df[column].map(fn, na_action="ignore")
+                    pool[t] = df.rename(columns={column: output})
+        taken.append(column)
+        sig, size, low = below()
+    picked = set(low)
+    empty = tuple([None] * len(next(iter(sig.values()))))
+    nulls = len(low) + (size[empty] if size.get(empty, 0) >= k else 0)
+    if low and nulls < k:
+        need = k - nulls
+        big = [s for s in size if size[s] >= k and s != empty]
+        top = min(big, key=lambda s: (-size[s], min(p for p, x in sig.items() if x == s)))
+        in_top = sorted(p for p, x in sig.items() if x == top)
+        picked |= set(in_top if size[top] - need < k else in_top[:need])
+    values = {
+        t: int(df[df[PP].isin(picked)][[c for c in df.columns if c in QIS]].notna().sum().sum())
+        for t, df in pool.items()
+    }
+    return taken, picked, values
+
+
+def _to_pandas(frames) -> dict[str, pd.DataFrame]:
+    return {t: df.toPandas().replace({float("nan"): None}) for t, df in frames.items()}
+
+
+@pytest.mark.parametrize(
+    "seed, limit",
+    [(4, 1.0), (5, 0.2), (10, 0.1)],  # no step, one step, both steps of the ladder
+)
+def test_enforcement_makes_every_class_k_and_takes_what_the_oracle_predicts(
+    spark, conf, seed, limit
+):
+    pool = random_pool(seed, provinces=["10", "11"], bands=["30-34", "35-39", "40-44"], moved=0)
+    settings = RiskSettings(k=3, max_suppressed_share=limit)
+    taken, picked, values = oracle_enforce(pool, 3, limit)
+    if len(picked) > limit * len(_pool_classes(pool)):
+        pytest.fail(f"seed {seed}: the oracle refuses this pool; pick another")
+    out, done = enforce(_frames(spark, pool), conf.standard, settings, "test")
+    assert [c.split(" ")[0] for c in done.coarsened] == taken
+    assert done.suppressed_members == len(picked)
+    assert done.suppressed_values == ({t: v for t, v in values.items()} if picked else {})
+    written = _to_pandas(out)
+    sizes = Counter(_pool_classes(written).values())
+    assert min(sizes.values()) >= 3
+    assert ("district_code" in written["visits"].columns) == (not taken)
+
+
+def test_a_pool_that_needs_too_much_suppression_is_refused_with_the_figures(spark, conf):
+    pool = random_pool(6)
+    settings = RiskSettings(k=5, max_suppressed_share=0.05)
+    with pytest.raises(RiskRefused, match=r"members suppressed \(\d+\.\d\d%\), over .* 5\.00%"):
+        enforce(_frames(spark, pool), conf.standard, settings, "test")
+
+
+def test_a_too_small_suppressed_class_takes_the_first_members_of_the_largest_class(spark, conf):
+    # Class X has 5 members, Y 3, and one member is alone: suppressed with it, it makes a class
+    # of 1 < k = 3, so the 2 smallest pseudonyms of X (which keeps 3) join it.
+    people = [(_pp(i), "10", "30-34", "M") for i in range(5)]
+    people += [(_pp(i), "11", "30-34", "M") for i in range(5, 8)]
+    people += [(_pp(8), "12", "30-34", "F")]
+    frame = spark.createDataFrame(
+        people, f"{PP} string, province_code string, age_band string, sex string"
+    )
+    settings = RiskSettings(k=3, max_suppressed_share=0.5)
+    out, done = enforce({"t": frame}, conf.standard, settings, "test")
+    first_two = sorted(_pp(i) for i in range(5))[:2]
+    blank = {r[PP] for r in out["t"].where("province_code IS NULL").collect()}
+    assert blank == {_pp(8), *first_two}
+    assert done.suppressed_members == 3 and done.suppressed_values == {"t": 9}
+    assert done.coarsened == []  # 1 of 9 below k: within the limit, so no coarsening
+
+
+def test_age_bands_widen_with_the_standards_own_labels(spark, conf):
+    from pyspark.sql import functions as F
+
+    from pseudonymize.standard import birth_year_band, widen_age_band
+
+    bands = spark.createDataFrame(
+        [("35-39",), ("00-04",), ("80-84",), ("85+",), (None,)], "b string"
+    )
+    got = [r[0] for r in bands.select(widen_age_band(F.col("b"), 10, 80)).collect()]
+    assert got == ["30-39", "00-09", "80+", "80+", None]
+    years = spark.createDataFrame([(1990,), (2020,), (1930,)], "y int")
+    reference = conf.standard.reference_date  # 2026-01-01: ages reached in 2026
+    got = [r[0] for r in years.select(birth_year_band(F.col("y"), reference, 10, 80)).collect()]
+    assert got == ["30-39", "00-09", "80+"]
