@@ -7,6 +7,7 @@ import hashlib
 import math
 import random
 from collections import Counter
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -310,3 +311,119 @@ def test_age_bands_widen_with_the_standards_own_labels(spark, conf):
     reference = conf.standard.reference_date  # 2026-01-01: ages reached in 2026
     got = [r[0] for r in years.select(birth_year_band(F.col("y"), reference, 10, 80)).collect()]
     assert got == ["30-39", "00-09", "80+"]
+
+
+# --------------------------------------------------------------------------- the pool build
+
+RISKY = """name: risky
+title: Risk test
+title_th: ทดสอบ
+question: Does the build enforce k?
+pool_key_version: 1
+pool:
+  welfare:
+    agency: finance
+    dataset: welfare_registry
+    columns: [province_code, age_band, sex]
+  register:
+    agency: interior
+    dataset: population_register
+    columns: [province_code, age_band, sex]
+  visits:
+    agency: public_health
+    dataset: service_records
+    columns: [diagnosis_icd10]
+analysts: [fpo_analyst]
+disclosure:
+  min_cell_count: 10
+risk: {k: 3, sensitive: [diagnosis_icd10], population: register, max_suppressed_share: LIMIT}
+"""
+SOURCES = {
+    "welfare": ("finance", "welfare_registry"),
+    "register": ("interior", "population_register"),
+    "visits": ("public_health", "service_records"),
+}
+
+
+def _risky(spark, zones, master_key, tmp_path, limit: float):
+    """A conf with project ``risky`` and its three de-identified sources, written directly."""
+    import shutil
+
+    from pooling.core import tables
+    from pooling.core.config import Conf
+
+    conf_dir = tmp_path / "conf"
+    shutil.copytree(risk_repo() / "conf", conf_dir)
+    (conf_dir / "projects" / "risky.yaml").write_text(RISKY.replace("LIMIT", str(limit)))
+    pool = random_pool(10, provinces=["10", "11"], bands=["30-34", "35-39", "40-44"], moved=0)
+    pool["visits"] = pool["visits"][[PP, "diagnosis_icd10"]]
+    for t, (agency, dataset) in SOURCES.items():
+        df = pool[t].rename(columns={PP: "linkage_pseudonym"})
+        frame = _frames(spark, {t: df})[t]
+        props = {"key_id": master_key.key_id, "rows": str(len(df)), "description": t}
+        tables.replace_table(spark, frame, zones.deidentified(agency, dataset), props)
+    return Conf(conf_dir), pool
+
+
+def risk_repo():
+    return Path(__file__).resolve().parents[2]
+
+
+def _audit_risk(spark, zones) -> list[dict]:
+    import json
+
+    rows = spark.read.format("delta").load(zones.audit).where("action = 'pool_build'").collect()
+    return [json.loads(r["details"])["risk"] for r in rows]
+
+
+def test_the_build_writes_a_k_anonymous_pool_and_records_what_it_took(
+    spark, zones, master_key, tmp_path
+):
+    import json
+
+    from pooling.core import tables
+    from pooling.pools.build import build_pool
+
+    conf, pool = _risky(spark, zones, master_key, tmp_path, 0.04)
+    report = build_pool(spark, conf, zones, master_key, "risky")
+    taken, picked, values = oracle_enforce(pool, 3, 0.04)
+    e = report.enforcement
+    assert [c.split(" ")[0] for c in e.coarsened] == taken == ["age_band"]
+    assert e.suppressed_members == len(picked) > 0
+    written = {
+        t: tables.read_version(spark, w.path, w.version).toPandas()
+        for t, w in report.tables.items()
+    }
+    written = {t: df.astype(object).where(df.notna(), None) for t, df in written.items()}
+    assert min(Counter(_pool_classes(written).values()).values()) >= 3
+    assert set(written["welfare"]["age_band"].dropna()) <= {"30-39", "40-49"}
+    props = json.loads(tables.properties(spark, report.tables["welfare"].path)["risk_enforcement"])
+    assert props["suppressed_values"] == values["welfare"] and props["coarsened"] == e.coarsened
+    (event,) = _audit_risk(spark, zones)
+    assert event["enforcement"]["suppressed_members"] == len(picked)
+    assert event["figures"]["pool"]["min_class_size"] >= 3
+    assert event["figures"]["pool"]["below_k"] == 0
+
+    # The I/O edge: figures appended to the risk zone, a report and its chart beside them.
+    measured = risk.measure_pool(spark, conf, zones, "risky")
+    figures = spark.read.format("delta").load(zones.risk("risky", "figures"))
+    assert sorted(r.scope for r in figures.collect()) == ["pool", "register", "visits", "welfare"]
+    report_md = measured.report
+    assert report_md.startswith(zones.risk("risky", "reports"))
+    text = Path(report_md).read_text(encoding="utf-8")
+    assert "| pool |" in text and "class_sizes.png" in text
+    assert Path(report_md).with_name("class_sizes.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_refused_build_writes_nothing_and_says_why(spark, zones, master_key, tmp_path):
+    from pooling.core import tables
+    from pooling.pools.build import build_marker, build_pool
+
+    conf, pool = _risky(spark, zones, master_key, tmp_path, 0.02)
+    _, picked, _ = oracle_enforce(pool, 3, 0.02)
+    share = f"{len(picked) / len(_pool_classes(pool)):.2%}"
+    with pytest.raises(RiskRefused, match=rf"pool risky: k = 3 .*\({share}\), over .* 2\.00%"):
+        build_pool(spark, conf, zones, master_key, "risky")
+    assert not any(tables.exists(spark, zones.pool("risky", t)) for t in SOURCES)
+    assert not tables.exists(spark, zones.audit)
+    assert not Path(build_marker(zones, "risky")).exists()
