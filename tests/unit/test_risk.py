@@ -427,3 +427,70 @@ def test_a_refused_build_writes_nothing_and_says_why(spark, zones, master_key, t
     assert not any(tables.exists(spark, zones.pool("risky", t)) for t in SOURCES)
     assert not tables.exists(spark, zones.audit)
     assert not Path(build_marker(zones, "risky")).exists()
+
+
+# --------------------------------------------------------------------------- config, CLI, access
+
+
+def _conf_with(tmp_path, risk_block: str):
+    import shutil
+
+    from pooling.core.config import Conf
+
+    conf_dir = tmp_path / "conf"
+    shutil.copytree(risk_repo() / "conf", conf_dir)
+    text = RISKY.split("risk: ")[0] + risk_block + "\n"
+    (conf_dir / "projects" / "risky.yaml").write_text(text)
+    return lambda: Conf(conf_dir)
+
+
+@pytest.mark.parametrize(
+    "block, message",
+    [
+        ("risk: {k: 5, sensitive: [diagnosis]}", r"risk\.sensitive: project risky: 'diagnosis'"),
+        (
+            "risk: {k: 5, quasi_identifiers: [income]}",
+            r"risk\.quasi_identifiers: project risky: 'income'",
+        ),
+        ("risk: {k: 5, population: census}", r"risk\.population: project risky: 'census'"),
+        ("risk: {k: 1}", r"risk\.k: Input should be greater than or equal to 2"),
+        ("risk: {k: 5, kk: 2}", r"risk\.kk: unknown key"),
+    ],
+)
+def test_the_risk_block_names_columns_of_the_pool(tmp_path, block, message):
+    from pooling.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        _conf_with(tmp_path, block)()
+
+
+def test_a_valid_risk_block_loads(tmp_path):
+    conf = _conf_with(
+        tmp_path, "risk: {k: 5, sensitive: [diagnosis_icd10], population: register}"
+    )()
+    assert conf.project("risky").risk.max_suppressed_share == 0.05
+
+
+def test_the_risk_command_is_wired_and_the_risk_zone_is_closed_to_analysts(tmp_path, conf):
+    from pooling import access
+    from pooling.cli import handlers
+    from pooling.cli.parser import build_parser
+    from pooling.core.zones import Zones
+
+    args = build_parser().parse_args(["risk", "--all"])
+    assert args.handler is handlers.risk and args.all
+    assert build_parser().parse_args(["bench", "risk", "--persons", "10"]).handler is (
+        handlers.bench_risk
+    )
+    # The SQL endpoint's user cannot open the zone (file modes), and no grant names it.
+    assert "risk" in access.CLOSED_ZONES
+    zones = Zones.under(str(tmp_path))
+    grants = tmp_path / "grants.tsv"
+    access.write_grants(conf, zones, grants)
+    assert zones.roots["risk"] not in grants.read_text()
+
+
+def test_the_risk_benchmark_runs_on_a_tiny_pool(spark, conf):
+    from pooling.dev.bench import bench_risk
+
+    assert "measured 4 scopes" in bench_risk(spark, conf, 300, 1)
