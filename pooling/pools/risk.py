@@ -31,6 +31,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from pooling.core import tables
 from pooling.core.config import Conf, ProjectSpec, RiskSettings
 from pooling.core.storage import Storage
 from pooling.core.zones import Zones
@@ -314,6 +315,12 @@ SCHEMA = T.StructType(
 )
 
 
+_DDL = ", ".join(
+    f"{f.name} {f.dataType.simpleString().upper()}{'' if f.nullable else ' NOT NULL'}"
+    for f in SCHEMA.fields
+)
+
+
 @dataclass
 class RiskReport:
     project: str
@@ -338,6 +345,8 @@ def measure_pool(spark: SparkSession, conf: Conf, zones: Zones, project: str) ->
     now = datetime.now(UTC).replace(microsecond=0)
     table = zones.risk(project, "figures")
     rows = [_row(project, now, f) for f in figs]
+    # Append-only, as the audit register: a measurement is a record, never rewritten.
+    tables.ensure_append_only(spark, table, _DDL, f"Re-identification risk of pool {project}")
     spark.createDataFrame(rows, SCHEMA).write.format("delta").mode("append").save(table)
     folder = zones.risk(project, "reports", now.strftime("%Y%m%dT%H%M%SZ"))
     storage = Storage(spark)

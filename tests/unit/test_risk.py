@@ -407,6 +407,10 @@ def test_the_build_writes_a_k_anonymous_pool_and_records_what_it_took(
     # The I/O edge: figures appended to the risk zone, a report and its chart beside them.
     measured = risk.measure_pool(spark, conf, zones, "risky")
     figures = spark.read.format("delta").load(zones.risk("risky", "figures"))
+    assert (
+        "Re-identification risk"
+        in tables.properties(spark, zones.risk("risky", "figures"))["description"]
+    )
     assert sorted(r.scope for r in figures.collect()) == ["pool", "register", "visits", "welfare"]
     report_md = measured.report
     assert report_md.startswith(zones.risk("risky", "reports"))
