@@ -104,7 +104,8 @@ def pool_signature(signatures: Mapping[str, DataFrame], sensitive: Sequence[str]
 
 
 def signature_columns(sig: DataFrame) -> list[str]:
-    return [c for c in sig.columns if c != POOL_PSEUDONYM and not c.startswith("_sensitive__")]
+    """The QI columns (``<table>__<qi>``; the helper columns start with ``_``)."""
+    return [c for c in sig.columns if c != POOL_PSEUDONYM and not c.startswith("_")]
 
 
 def classes(sig: DataFrame, sensitive: Sequence[str]) -> DataFrame:
@@ -180,28 +181,28 @@ def figures(
     pairs: Sequence[tuple[str, str]] = (),
 ) -> Figures:
     """The scope's figures from its classes (:func:`classes`); journalist risk from the
-    population's classes on ``pairs`` (class column, population column)."""
+    population's classes on ``pairs`` (class column, population column), never empty."""
     k, size = risk.k, F.col(SIZE)
     ls = [c for c in cls.columns if c.startswith("_l__")]
-    row = cls.agg(
-        F.coalesce(F.sum(size), F.lit(0)).alias("members"),
-        F.count(F.lit(1)).alias("classes"),
-        F.min(size).alias("min"),
-        F.coalesce(F.sum(F.when(size < k, size)), F.lit(0)).alias("below"),
-        F.count(F.when(size == 1, 1)).alias("uniques"),
-        *[F.min(F.when(F.col(c) > 0, F.col(c))).alias(c) for c in ls],
-    ).first()
-    members, n_classes = int(row["members"]), int(row["classes"])
-    prosecutor = (
-        (row["below"] / members, 1 / row["min"], n_classes / members) if members else (0, 0, 0)
-    )
+    # One pass: the histogram, each bucket with its smallest class and ℓ; every other figure
+    # follows from its few rows (buckets under k hold one size each).
     low, label = _bucket(size, k)
     hist = (
         cls.groupBy(low.alias("low"), label.alias("label"))
-        .agg(F.count(F.lit(1)).alias("c"), F.sum(size).alias("m"))
+        .agg(
+            F.count(F.lit(1)).alias("c"),
+            F.sum(size).alias("m"),
+            F.min(size).alias("min"),
+            *[F.min(F.when(F.col(c) > 0, F.col(c))).alias(c) for c in ls],
+        )
         .orderBy("low")
         .collect()
     )
+    members, n_classes = sum(r["m"] for r in hist), sum(r["c"] for r in hist)
+    smallest = min((r["min"] for r in hist), default=None)
+    below = sum(r["m"] for r in hist if r["low"] < k)
+    prosecutor = (below / members, 1 / smallest, n_classes / members) if members else (0, 0, 0)
+    ell = {c: min((r[c] for r in hist if r[c] is not None), default=None) for c in ls}
     journalist, matched = None, None
     if population is not None:
         journalist, matched = _journalist(cls, population, pairs, k)
@@ -211,10 +212,10 @@ def figures(
         quasi_identifiers=qis,
         members=members,
         classes=n_classes,
-        min_class_size=row["min"],
-        below_k=int(row["below"]),
-        sample_uniques=int(row["uniques"]),
-        l_diversity={c.removeprefix("_l__"): row[c] for c in ls},
+        min_class_size=smallest,
+        below_k=below,
+        sample_uniques=sum(r["c"] for r in hist if r["low"] == 1),
+        l_diversity={c.removeprefix("_l__"): v for c, v in ell.items()},
         prosecutor=prosecutor,
         journalist=journalist,
         journalist_matched=matched,
@@ -230,24 +231,23 @@ def _journalist(
     pop_cols = [p for _, p in pairs]
     pop = population.groupBy(*pop_cols).agg(F.count(F.lit(1)).alias("_F"))
     pop = pop.select(*[F.col(p).alias(f"_pop{i}") for i, p in enumerate(pop_cols)], "_F")
+    # Null-safe: a null set (no value, or absent) is a value of the signature like any other.
     cond = [F.col(c).eqNullSafe(F.col(f"_pop{i}")) for i, (c, _) in enumerate(pairs)]
-    joined = (
-        cls.join(pop, reduce(lambda a, b: a & b, cond), "inner") if cond else cls.crossJoin(pop)
-    )
+    joined = cls.join(pop, reduce(lambda a, b: a & b, cond), "inner")
     size, f = F.col(SIZE), F.col("_F")
     row = joined.agg(
         F.sum(size).alias("n"),
         F.count(F.lit(1)).alias("classes"),
         F.sum(f).alias("sum_f"),
         F.min(f).alias("min_f"),
-        F.sum(F.when(f < k, size)).alias("above_t"),
+        F.sum(F.when(f < k, size)).alias("risky"),  # records with 1/F > t = 1/k
         F.sum(size / f).alias("sum_inv"),
     ).first()
     n = int(row["n"] or 0)
     if not n:
         return None, 0
     rc = max(row["classes"] / row["sum_f"], row["sum_inv"] / n)
-    return ((row["above_t"] or 0) / n, 1 / row["min_f"], rc), n
+    return ((row["risky"] or 0) / n, 1 / row["min_f"], rc), n
 
 
 # --------------------------------------------------------------------------- a whole pool
