@@ -138,6 +138,11 @@ class Generalisation(Strict):
 def age_band(birth: Column, reference_date: date, width: int, top_code: int) -> Column:
     """Completed years at ``reference_date``, banded: ``"00-04"``, ``"05-09"`` … ``"85+"``."""
     age = F.floor(F.months_between(F.lit(reference_date), birth) / 12).cast("int")
+    return age_label(age, width, top_code)
+
+
+def age_label(age: Column, width: int, top_code: int) -> Column:
+    """An age in years as its band's label (the one labelling of every age band)."""
     low = F.floor(age / width) * width
     label = F.concat(
         F.lpad(low.cast("string"), 2, "0"),
@@ -145,6 +150,47 @@ def age_band(birth: Column, reference_date: date, width: int, top_code: int) -> 
         F.lpad((low + width - 1).cast("string"), 2, "0"),
     )
     return F.when(age < 0, None).when(age >= top_code, F.lit(f"{top_code}+")).otherwise(label)
+
+
+def widen_age_band(band: Column, width: int, top_code: int) -> Column:
+    """A band label ("35-39", "85+") relabelled into wider bands ("30-39", "80+") from its lower
+    bound; the target's top code must not exceed the source's (an open "85+" cannot split)."""
+    return age_label(F.split(band, "[-+]")[0].cast("int"), width, top_code)
+
+
+def birth_year_band(year: Column, reference_date: date, width: int, top_code: int) -> Column:
+    """A birth year as an age band: the age reached in the reference date's year."""
+    return age_label(F.lit(reference_date.year) - year, width, top_code)
+
+
+class CoarseningStep(Strict):
+    """One step of the coarsening ladder (``coarsening:``): a published quasi-identifier made
+    coarser when a pool's classes are smaller than its project's k."""
+
+    description: str
+    column: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    # The column's new name (district_code -> province_code); when the table has that column
+    # already, the coarsened one is dropped (the ladder makes the existing one as coarse first).
+    output: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    function: Literal["leading_digits", "widen_age_band", "birth_year_band"]
+    digits: int | None = None  # leading_digits
+    width_years: int | None = None  # the age-band functions
+    top_code: int | None = None
+
+    @model_validator(mode="after")
+    def _params(self) -> CoarseningStep:
+        needs = {"leading_digits": ("digits",)}.get(self.function, ("width_years", "top_code"))
+        for p in needs:
+            if getattr(self, p) is None:
+                raise ValueError(f"coarsening function {self.function!r} needs {p!r}")
+        return self
+
+    def apply(self, col: Column, reference_date: date) -> Column:
+        if self.function == "leading_digits":
+            return F.when(F.length(col) >= self.digits, F.substring(col, 1, self.digits or 0))
+        if self.function == "widen_age_band":
+            return widen_age_band(col, self.width_years or 10, self.top_code or 80)
+        return birth_year_band(col, reference_date, self.width_years or 10, self.top_code or 80)
 
 
 def postcode_province(
@@ -181,6 +227,11 @@ class Standard(Strict):
     reference_date: date
     field_classes: dict[FieldClass, FieldClassRule]
     generalisations: dict[str, Generalisation]
+    # Attributes kept as they are that still identify in combination (sex): quasi-identifiers of
+    # the disclosure-risk measure, with the generalisations' outputs.
+    quasi_identifying_attributes: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]] = []
+    # The order in which a pool's quasi-identifiers are made coarser when its k does not hold.
+    coarsening: list[CoarseningStep] = []
 
     @model_validator(mode="after")
     def _all_classes(self) -> Standard:
@@ -188,6 +239,15 @@ class Standard(Strict):
         if missing:
             raise ValueError(f"field_classes must describe every class; missing {missing}")
         return self
+
+    @property
+    def quasi_identifiers(self) -> set[str]:
+        """Every column name the standard treats as a quasi-identifier of a published table."""
+        return {
+            *(g.output for g in self.generalisations.values()),
+            *(s.output for s in self.coarsening),
+            *self.quasi_identifying_attributes,
+        }
 
     def generalisation(self, name: str) -> Generalisation:
         return lookup(

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 AUTHZ_EXTENSION = "pooling.authz.PoolingAuthz"
 ROW_CAP = "the result has more than "  # the rule's error past max_result_rows (Guard.ROW_CAP)
 # Zones the endpoint must not be able to open: everything but the pools.
-CLOSED_ZONES = ("landing", "linkage", "deidentified", "outputs", "released", "audit")
+CLOSED_ZONES = ("landing", "linkage", "deidentified", "outputs", "released", "audit", "risk")
 # The only environment the endpoint process gets: no key, no credentials it does not need.
 _ENV_NAMES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "JAVA_HOME", "TMPDIR")
 _ENV_PREFIXES = ("SPARK_", "PYSPARK_", "HADOOP_", "POOLING_")

@@ -106,6 +106,16 @@ def pool(args: argparse.Namespace) -> int:
     return 0
 
 
+def risk(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    spark = ctx.spark()  # reads only the pools' last builds: no key needed
+    from pooling.pools.risk import measure_pool
+
+    for project in sorted(ctx.conf.projects) if args.all else [args.project]:
+        print(measure_pool(spark, ctx.conf, ctx.zones, project).summary())
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     ctx = Context(args)
     ctx.master_key()  # a run reads only its pool, but a missing key still fails before Spark
@@ -334,6 +344,14 @@ def bench_synth(args: argparse.Namespace) -> int:
     from pooling.dev.bench import bench_synth
 
     print(bench_synth(ctx.spark(), args.persons, args.seed, str(args.out)))
+    return 0
+
+
+def bench_risk(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    from pooling.dev.bench import bench_risk
+
+    print(bench_risk(ctx.spark(), ctx.conf, args.persons, args.seed))
     return 0
 
 

@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         _contract,
         _ingest,
         _pool,
+        _risk,
         _run,
         _review,
         _console,
@@ -97,6 +98,16 @@ def _pool(sub: argparse._SubParsersAction) -> None:
     po = sub.add_parser("pool", help="build a project's pool from the de-identified tables")
     _project_or_all(po)
     po.set_defaults(handler=handlers.pool)
+
+
+def _risk(sub: argparse._SubParsersAction) -> None:
+    rk = sub.add_parser(
+        "risk",
+        help="measure a pool's re-identification risk (k, l, prosecutor and journalist risk) "
+        "into the secretariat's risk zone",
+    )
+    _project_or_all(rk)
+    rk.set_defaults(handler=handlers.risk)
 
 
 def _run(sub: argparse._SubParsersAction) -> None:
@@ -235,6 +246,10 @@ def _bench(sub: argparse._SubParsersAction) -> None:
     bl.add_argument("--keep", action="store_true", help="keep each size's data afterwards")
     bl.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a child: one size
     bl.set_defaults(handler=handlers.bench_pipeline)
+    br = bsub.add_parser("risk", help="seconds to measure the risk of a synthetic pool")
+    br.add_argument("--persons", type=int, required=True)
+    br.add_argument("--seed", type=int, default=2560)
+    br.set_defaults(handler=handlers.bench_risk)
     bs = bsub.add_parser("synth", help="time, rows/s and peak memory of the synthetic extracts")
     bs.add_argument("--persons", type=int, required=True)
     bs.add_argument("--seed", type=int, default=2560)

@@ -51,7 +51,8 @@ class SparkSettings(Strict):
     conf: dict[str, str] = {}
 
 
-ZONES = ("landing", "linkage", "deidentified", "pools", "outputs", "released", "audit")
+# risk: the secretariat's disclosure-risk figures of each pool (never an analyst's).
+ZONES = ("landing", "linkage", "deidentified", "pools", "outputs", "released", "audit", "risk")
 
 
 class StorageSettings(Strict):
@@ -366,6 +367,22 @@ class Lifecycle(Strict):
         return self
 
 
+class RiskSettings(Strict):
+    """A project's re-identification limits on its pool, row by row as analysts see it."""
+
+    # Every member must share its quasi-identifiers with at least k - 1 others (k-anonymity); the
+    # pool build coarsens and suppresses until it holds, or refuses.
+    k: Annotated[int, Field(ge=2)]
+    # Columns whose distinct values per class are counted (distinct l-diversity).
+    sensitive: list[Identifier] = []
+    # Pool columns that identify in this project beyond the standard's (a diagnosis code).
+    quasi_identifiers: list[Identifier] = []
+    # A pool table taken as the population (journalist risk); none: prosecutor risk only.
+    population: Identifier | None = None
+    # The build is refused when more of the pool's members than this must be suppressed.
+    max_suppressed_share: Annotated[float, Field(ge=0, le=1)] = 0.05
+
+
 class ProjectSpec(Strict):
     name: Identifier
     title: str
@@ -375,6 +392,7 @@ class ProjectSpec(Strict):
     pool: dict[Identifier, PoolSource]
     analysts: list[str]
     disclosure: DisclosureSettings
+    risk: RiskSettings | None = None
 
 
 # --------------------------------------------------------------------------- loading
@@ -479,6 +497,7 @@ class Conf:
 
     def _check_project(self, path: Path, spec: ProjectSpec) -> None:
         problems = []
+        person_columns: dict[str, list[str]] = {}  # person-level table -> its pool columns
         for table, src in spec.pool.items():
             where = f"pool.{table}"
             try:
@@ -514,8 +533,33 @@ class Conf:
                     problems.append(
                         f"  {where}.cluster_by: {c!r} is not a column of this pool table {in_pool}"
                     )
+            if linked:
+                person_columns[table] = in_pool
+        problems += self._risk_problems(spec, person_columns)
         if problems:
             raise ConfigError(f"{path}: {len(problems)} problem(s):\n" + "\n".join(problems))
+
+    @staticmethod
+    def _risk_problems(spec: ProjectSpec, person_columns: dict[str, list[str]]) -> list[str]:
+        """The risk block names columns of the pool's person-level tables, and one of them as
+        the population."""
+        risk, problems = spec.risk, []
+        if risk is None:
+            return problems
+        columns = sorted({c for cols in person_columns.values() for c in cols})
+        for key in ("sensitive", "quasi_identifiers"):
+            for c in getattr(risk, key):
+                if c not in columns:
+                    problems.append(
+                        f"  risk.{key}: project {spec.name}: {c!r} is not a column of its "
+                        f"person-level pool tables; columns: {columns}"
+                    )
+        if risk.population is not None and risk.population not in person_columns:
+            problems.append(
+                f"  risk.population: project {spec.name}: {risk.population!r} is not a "
+                f"person-level table of its pool: {sorted(person_columns)}"
+            )
+        return problems
 
     def agency(self, name: str) -> AgencyContract:
         return lookup(
@@ -571,6 +615,7 @@ __all__ = [
     "Profile",
     "ProjectSpec",
     "ReviewSettings",
+    "RiskSettings",
     "Strict",
     "ZONES",
     "default_conf_dir",

@@ -55,6 +55,10 @@ class Zones:
     def released(self, project: str, *parts: str) -> str:
         return self._path("released", project, *parts)
 
+    def risk(self, project: str, *parts: str) -> str:
+        """The secretariat's risk figures of a project's pool (``figures``) and its reports."""
+        return self._path("risk", project, *parts)
+
     @property
     def audit(self) -> str:
         return self._path("audit", "events")

@@ -17,7 +17,7 @@ from pooling.core.zones import Zones
 from pooling.review.release import is_released
 
 _COMMIT = re.compile(r"^\d{20}\.(json|checkpoint\.parquet)$|^\d{20}\.checkpoint\.")
-CATALOG_ZONES = ("linkage", "deidentified", "pools", "outputs", "released", "audit")
+CATALOG_ZONES = ("linkage", "deidentified", "pools", "outputs", "released", "audit", "risk")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ from pooling.core.constraints import as_properties, contract_constraints, pool_c
 from pooling.core.errors import ContractError
 from pooling.core.storage import Storage
 from pooling.core.zones import Zones
+from pooling.pools import risk
+from pooling.pools.enforce import Enforcement, enforce
+from pooling.pools.risk import Figures
 from pseudonymize import SecretKey, derive_pool_key, hmac_sha256
 from pseudonymize.standard import (
     LINKAGE_PSEUDONYM,
@@ -70,10 +73,23 @@ class PoolReport:
     key_version: int
     tables: dict[str, tables.Written] = field(default_factory=dict)
     sources: dict[str, dict[str, object]] = field(default_factory=dict)  # table → read version
+    risk: list[Figures] = field(default_factory=list)  # of the tables as written
+    enforcement: Enforcement | None = None  # what k-anonymity took (projects with risk: only)
 
     def summary(self) -> str:
         parts = ", ".join(f"{t} {w.rows:,} rows" for t, w in self.tables.items())
         return f"pool {self.project} (key {self.key_id}, v{self.key_version}): {parts}"
+
+    def risk_summary(self) -> str:
+        pool = next(f for f in self.risk if f.scope == risk.POOL)
+        e = self.enforcement
+        done = (
+            f"; enforced: coarsened {len(e.coarsened)} step(s), suppressed "
+            f"{e.suppressed_members:,} members ({e.suppressed_share:.2%})"
+            if e
+            else ""
+        )
+        return f"pool {self.project} {pool.summary()}{done}"
 
 
 def build_pool(
@@ -91,9 +107,19 @@ def build_pool(
     pool_key = derive_pool_key(master_key, project, spec.pool_key_version)
     report = PoolReport(project, pool_key.key_id, spec.pool_key_version)
     now = datetime.now(UTC).isoformat(timespec="seconds")
+    frames = {
+        t: _read_table(spark, conf, zones, master_key, spec, pool_key, t, src, report)
+        for t, src in spec.pool.items()
+    }
+    if spec.risk is not None:  # before any write: a refused pool leaves the last build as it was
+        frames, report.enforcement = enforce(frames, conf.standard, spec.risk, project)
     for table, src in spec.pool.items():
-        _build_table(spark, conf, zones, master_key, spec, pool_key, table, src, report, now)
+        _build_table(
+            spark, conf, zones, master_key, spec, pool_key, table, src, report, now, frames[table]
+        )
         failpoints.reached("pool.table_built")
+    written = {t: tables.read_version(spark, w.path, w.version) for t, w in report.tables.items()}
+    report.risk = risk.measure(written, conf.standard, risk.settings(spec))
     marker = {
         "project": project,
         "built_at": now,
@@ -115,13 +141,18 @@ def build_pool(
                 t: {"path": w.path, "version": w.version, "rows": w.rows, "from": report.sources[t]}
                 for t, w in report.tables.items()
             },
+            "risk": {
+                "figures": risk.as_details(report.risk),
+                "enforcement": report.enforcement.details() if report.enforcement else None,
+            },
         },
     )
     log.info(report.summary())
+    log.info("risk %s", report.risk_summary())
     return report
 
 
-def _build_table(
+def _read_table(
     spark: SparkSession,
     conf: Conf,
     zones: Zones,
@@ -131,10 +162,9 @@ def _build_table(
     table: str,
     src: PoolSource,
     report: PoolReport,
-    now: str,
-) -> None:
-    """One pool table from its de-identified source (which must be under the current key), with
-    the source's constraints that still hold and its metadata; recorded in ``report``."""
+) -> DataFrame:
+    """One pool table as read from its de-identified source (which must be under the current
+    key); the source's version recorded in ``report``."""
     project = spec.name
     source = zones.deidentified(src.agency, src.dataset)
     if not tables.exists(spark, source):
@@ -151,18 +181,47 @@ def _build_table(
             f"{src_props.get('key_id')}, not the current master key {master_key.key_id}; "
             "re-ingest it first"
         )
-    df = to_pool(
+    return to_pool(
         tables.read_version(spark, source, version),
         src.columns,
         pool_key,
         pseudonym=src.pseudonym,
     )
+
+
+def _build_table(
+    spark: SparkSession,
+    conf: Conf,
+    zones: Zones,
+    master_key: SecretKey,
+    spec: ProjectSpec,
+    pool_key: SecretKey,
+    table: str,
+    src: PoolSource,
+    report: PoolReport,
+    now: str,
+    df: DataFrame,
+) -> None:
+    """One pool table (``df``, as read and enforced), with the source's constraints that still
+    hold and its metadata; recorded in ``report``."""
+    project = spec.name
+    source = zones.deidentified(src.agency, src.dataset)
+    version = int(report.sources[table]["version"])  # type: ignore[call-overload]
+    src_props = tables.properties(spark, source)
     person_level = POOL_PSEUDONYM in df.columns
     contract = conf.dataset(src.agency, src.dataset)
     checks = pool_constraints(contract_constraints(conf.standard, contract.columns), df.columns)
-    cluster_by = (
-        src.cluster_by if src.cluster_by is not None else ([POOL_PSEUDONYM] if person_level else [])
-    )
+    enforced = report.enforcement
+    extra: dict[str, str] = {}
+    if enforced is not None and person_level:
+        extra["risk_enforcement"] = json.dumps(enforced.details(table))
+        if enforced.suppressed_values.get(table):  # a suppressed QI is null, mandatory or not
+            qis = set(risk.quasi_identifiers(conf.standard, spec.risk, df.columns))
+            checks = [c for c in checks if c.column not in qis]
+    default = [POOL_PSEUDONYM] if person_level else []
+    # A column that coarsening replaced clusters no more.
+    cluster = src.cluster_by if src.cluster_by is not None else default
+    cluster_by = [c for c in cluster if c in df.columns]
     report.tables[table] = tables.replace_table(
         spark,
         df,
@@ -181,6 +240,7 @@ def _build_table(
             "person_level": str(person_level).lower(),
             "lineage": json.dumps([{"table": source, "version": version}]),
             "built_at": now,
+            **extra,
         },
         {
             POOL_PSEUDONYM: f"Pool pseudonym of project {project}, key {pool_key.key_id}",
