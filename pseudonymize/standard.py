@@ -129,10 +129,15 @@ class Generalisation(Strict):
         if self.function == "year":
             return F.year(col)
         if self.function == "leading_digits":
-            return F.when(F.length(col) >= self.digits, F.substring(col, 1, self.digits))
+            return leading_digits(col, self.digits or 0)
         if self.function == "postcode_province":
             return postcode_province(col, self.overrides, self.prefix_defaults)
         return age_band(col, reference_date, self.width_years or 5, self.top_code or 85)
+
+
+def leading_digits(code: Column, digits: int) -> Column:
+    """The first ``digits`` characters of a code (a district's province); null if shorter."""
+    return F.when(F.length(code) >= digits, F.substring(code, 1, digits))
 
 
 def age_band(birth: Column, reference_date: date, width: int, top_code: int) -> Column:
@@ -187,7 +192,7 @@ class CoarseningStep(Strict):
 
     def apply(self, col: Column, reference_date: date) -> Column:
         if self.function == "leading_digits":
-            return F.when(F.length(col) >= self.digits, F.substring(col, 1, self.digits or 0))
+            return leading_digits(col, self.digits or 0)
         if self.function == "widen_age_band":
             return widen_age_band(col, self.width_years or 10, self.top_code or 80)
         return birth_year_band(col, reference_date, self.width_years or 10, self.top_code or 80)

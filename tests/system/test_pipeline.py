@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import re
+from collections import Counter
 from functools import reduce
 from pathlib import Path
 
@@ -672,3 +673,81 @@ def test_an_output_whose_text_holds_an_identifier_cannot_be_released(
             reviewed=reviewed,
         )
     assert phone not in str(e.value)
+
+
+QIS = {"province_code", "district_code", "age_band", "birth_year", "sex"}
+
+
+def _member_classes(frames: dict) -> tuple[dict, Counter]:
+    """The pool-wide signatures, worked out in pandas apart from pooling.pools.risk: per member,
+    per person-level table, the sorted set of values of each quasi-identifier column (None for
+    no value or absence); then the sizes of the classes of equal signatures."""
+    per_table = {}
+    for t, df in frames.items():
+        if "pool_pseudonym" not in df.columns:
+            continue
+        qis = [c for c in df.columns if c in QIS]
+        for p, g in df.groupby("pool_pseudonym"):
+            values = [tuple(sorted(set(g[c].dropna()))) or None for c in qis]
+            per_table.setdefault(p, {})[t] = tuple(values)
+    tables = sorted({t for sig in per_table.values() for t in sig})
+    signature = {
+        p: tuple(sig.get(t) if any(sig.get(t) or ()) else None for t in tables)
+        for p, sig in per_table.items()
+    }
+    return signature, Counter(signature.values())
+
+
+def test_k_anonymity_holds_on_the_low_income_pool_when_its_project_asks(
+    demo, spark_session, conf, monkeypatch
+):
+    """`risk: {k: 5}` on low_income: at the project's own 5 % limit the build is refused with
+    the figure and writes nothing; with a limit this small population can meet, the build
+    coarsens and suppresses until no member is in a class under 5 (counted again here in
+    pandas), and the audit event says what it coarsened and suppressed."""
+    from pooling.core.config import RiskSettings
+    from pooling.pools import build_pool, pool_tables
+    from pooling.pools.enforce import RiskRefused
+    from pseudonymize import SecretKey
+
+    _, zones, _ = demo
+    key = SecretKey(bytes(range(50, 90)), "master")  # the demo fixture's test key
+    spec = conf.project("low_income")
+    before = {t: df.toPandas() for t, (df, _) in pool_tables(spark_session, zones, spec).items()}
+    _, sizes = _member_classes(before)
+    assert sum(n for n in sizes.values() if n < 5) > 0  # as built, k = 5 does not hold
+
+    def asking(share):
+        risk = RiskSettings(k=5, sensitive=["diagnosis_icd10"], max_suppressed_share=share)
+        monkeypatch.setitem(conf.projects, "low_income", spec.model_copy(update={"risk": risk}))
+
+    versions = {t: v for t, (_, v) in pool_tables(spark_session, zones, spec).items()}
+    asking(0.05)
+    with pytest.raises(RiskRefused, match=r"over the project's max_suppressed_share 5\.00%"):
+        build_pool(spark_session, conf, zones, key, "low_income")
+    assert {t: v for t, (_, v) in pool_tables(spark_session, zones, spec).items()} == versions
+    try:
+        asking(0.9)
+        report = build_pool(spark_session, conf, zones, key, "low_income")
+        after = {t: df.toPandas() for t, (df, _) in pool_tables(spark_session, zones, spec).items()}
+        signature, sizes = _member_classes(after)
+        assert min(sizes.values()) >= 5
+        assert len(signature) == len(_member_classes(before)[0])  # nobody lost
+        e = report.enforcement
+        suppressed = sum(1 for s in signature.values() if s is None) - sum(
+            1 for s in _member_classes(before)[0].values() if s is None
+        )
+        assert e.suppressed_members == suppressed > 0
+        assert e.coarsened and "age_band" in e.coarsened[0]
+        assert set(after["welfare_registry"]["age_band"].dropna()) <= {
+            f"{a:02d}-{a + 9:02d}" for a in range(0, 80, 10)
+        } | {"80+"}
+        events = spark_session.read.format("delta").load(zones.audit)
+        last = events.where("action = 'pool_build' AND subject = 'low_income'").orderBy("at")
+        details = json.loads(last.collect()[-1]["details"])["risk"]["enforcement"]
+        assert details["suppressed_members"] == suppressed
+        assert details["coarsened"] == e.coarsened
+        assert sum(details["suppressed_values"].values()) > 0
+    finally:  # the pool as the other tests know it
+        monkeypatch.setitem(conf.projects, "low_income", spec)
+        build_pool(spark_session, conf, zones, key, "low_income")
