@@ -81,7 +81,9 @@ class PoolReport:
         return f"pool {self.project} (key {self.key_id}, v{self.key_version}): {parts}"
 
     def risk_summary(self) -> str:
-        pool = next(f for f in self.risk if f.scope == risk.POOL)
+        pool = next((f for f in self.risk if f.scope == risk.POOL), None)
+        if pool is None:
+            return f"pool {self.project}: {risk.NO_PEOPLE}"
         e = self.enforcement
         done = (
             f"; enforced: coarsened {len(e.coarsened)} step(s), suppressed "

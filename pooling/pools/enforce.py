@@ -114,6 +114,8 @@ def enforce(
     out = dict(frames)
     people = R.person_tables(out)
     done = Enforcement(risk.k)
+    if not people:  # places and times only: no one to single out
+        return out, done
     members, below = _below(people, standard, risk)
     done.members, done.below_k_before = members, below
     for step in standard.coarsening:

@@ -41,6 +41,7 @@ log = logging.getLogger("pooling.pools")
 POOL = "pool"  # the scope of the pool-wide figures
 DEFAULT_K = 5  # a project without a ``risk:`` block is measured (not enforced) at this k
 SIZE = "_size"
+NO_PEOPLE = "no person-level table, no one to single out"
 
 
 def settings(spec: ProjectSpec) -> RiskSettings:
@@ -256,8 +257,11 @@ def _journalist(
 def measure(
     frames: Mapping[str, DataFrame], standard: Standard, risk: RiskSettings
 ) -> list[Figures]:
-    """Figures per person-level table, then pool-wide (scope ``pool``)."""
+    """Figures per person-level table, then pool-wide (scope ``pool``); none for a pool of
+    place-and-time tables only (no one is in it)."""
     people = person_tables(frames)
+    if not people:
+        return []
     qis = {t: quasi_identifiers(standard, risk, df.columns) for t, df in people.items()}
     sigs = {t: signature(df, t, qis[t], risk.sensitive).cache() for t, df in people.items()}
     pop = risk.population if risk.population in people else None
@@ -330,8 +334,8 @@ class RiskReport:
     report: str
 
     def summary(self) -> str:
-        pool = next(f for f in self.figures if f.scope == POOL)
-        return f"risk {self.project}: {pool.summary()} -> {self.report}"
+        pool = next((f.summary() for f in self.figures if f.scope == POOL), NO_PEOPLE)
+        return f"risk {self.project}: {pool} -> {self.report}"
 
 
 def measure_pool(spark: SparkSession, conf: Conf, zones: Zones, project: str) -> RiskReport:
@@ -344,6 +348,8 @@ def measure_pool(spark: SparkSession, conf: Conf, zones: Zones, project: str) ->
     figs = measure(frames, conf.standard, settings(spec))
     now = datetime.now(UTC).replace(microsecond=0)
     table = zones.risk(project, "figures")
+    if not figs:  # places and times only: nothing to record
+        return RiskReport(project, now, figs, table, NO_PEOPLE)
     rows = [_row(project, now, f) for f in figs]
     # Append-only, as the audit register: a measurement is a record, never rewritten.
     tables.ensure_append_only(spark, table, _DDL, f"Re-identification risk of pool {project}")

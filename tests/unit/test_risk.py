@@ -279,6 +279,17 @@ def test_a_pool_that_needs_too_much_suppression_is_refused_with_the_figures(spar
         enforce(_frames(spark, pool), conf.standard, settings, "test")
 
 
+def test_a_pool_of_places_and_times_only_has_no_one_to_measure(spark, conf):
+    """A pool with no person-level table (the water project's) is measured as empty and left
+    as it is, whatever its project's k."""
+    rain = spark.createDataFrame(
+        [("10", "2025-01", 3.5)], "province_code string, month string, mm double"
+    )
+    assert risk.measure({"rain": rain}, conf.standard, RiskSettings(k=5)) == []
+    out, done = enforce({"rain": rain}, conf.standard, RiskSettings(k=5), "water")
+    assert out["rain"] is rain and done.suppressed_members == 0 and done.coarsened == []
+
+
 def test_a_too_small_suppressed_class_takes_the_first_members_of_the_largest_class(spark, conf):
     # Class X has 5 members, Y 3, and one member is alone: suppressed with it, it makes a class
     # of 1 < k = 3, so the 2 smallest pseudonyms of X (which keeps 3) join it.
