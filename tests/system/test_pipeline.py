@@ -701,10 +701,10 @@ def _member_classes(frames: dict) -> tuple[dict, Counter]:
 def test_k_anonymity_holds_on_the_low_income_pool_when_its_project_asks(
     demo, spark_session, conf, monkeypatch
 ):
-    """`risk: {k: 5}` on low_income: at the project's own 5 % limit the build is refused with
-    the figure and writes nothing; with a limit this small population can meet, the build
-    coarsens and suppresses until no member is in a class under 5 (counted again here in
-    pandas), and the audit event says what it coarsened and suppressed."""
+    """`risk: {k: 5}` on low_income: at the default 5 % limit the build is refused with the
+    figure and writes nothing; with a limit this small population can meet, the build coarsens
+    and suppresses until no member is in a class under 5 (counted again here in pandas), and
+    the audit event says what it coarsened and suppressed."""
     from pooling.core.config import RiskSettings
     from pooling.pools import build_pool, pool_tables
     from pooling.pools.enforce import RiskRefused
@@ -715,7 +715,8 @@ def test_k_anonymity_holds_on_the_low_income_pool_when_its_project_asks(
     spec = conf.project("low_income")
     before = {t: df.toPandas() for t, (df, _) in pool_tables(spark_session, zones, spec).items()}
     _, sizes = _member_classes(before)
-    assert sum(n for n in sizes.values() if n < 5) > 0  # as built, k = 5 does not hold
+    below = sum(n for n in sizes.values() if n < 5)
+    assert below > 0.7 * sum(sizes.values())  # as built, k = 5 is far from holding
 
     def asking(share):
         risk = RiskSettings(k=5, sensitive=["diagnosis_icd10"], max_suppressed_share=share)
@@ -727,16 +728,20 @@ def test_k_anonymity_holds_on_the_low_income_pool_when_its_project_asks(
         build_pool(spark_session, conf, zones, key, "low_income")
     assert {t: v for t, (_, v) in pool_tables(spark_session, zones, spec).items()} == versions
     try:
-        asking(0.9)
+        # 80 % of this small population are in classes under 5 (4,000 people over 77 provinces):
+        # over a 70 % limit, so the build must coarsen before it suppresses.
+        asking(0.7)
         report = build_pool(spark_session, conf, zones, key, "low_income")
         after = {t: df.toPandas() for t, (df, _) in pool_tables(spark_session, zones, spec).items()}
         signature, sizes = _member_classes(after)
         assert min(sizes.values()) >= 5
         assert len(signature) == len(_member_classes(before)[0])  # nobody lost
         e = report.enforcement
-        suppressed = sum(1 for s in signature.values() if s is None) - sum(
-            1 for s in _member_classes(before)[0].values() if s is None
-        )
+
+        def blank(sigs):  # members left with no quasi-identifier value at all
+            return sum(1 for s in sigs.values() if all(t is None for t in s))
+
+        suppressed = blank(signature) - blank(_member_classes(before)[0])
         assert e.suppressed_members == suppressed > 0
         assert e.coarsened and "age_band" in e.coarsened[0]
         assert set(after["welfare_registry"]["age_band"].dropna()) <= {
