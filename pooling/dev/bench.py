@@ -451,9 +451,10 @@ def pipeline_children(
 
 
 def synthetic_pool(spark: SparkSession, persons: int, seed: int) -> dict[str, DataFrame]:
-    """A pool of ``persons`` members in three person-level tables, as the standard publishes
-    them: a registry (70% of them, some with a second row), the population register (all) and
-    service visits (~1.5 a person, with a diagnosis). Values from seeded hashes of the id."""
+    """A pool of ``persons`` members in seven person-level tables shaped as the low-income pool,
+    as the standard publishes them: a registry (70% of them, some with a second row), the
+    population register (all), service visits (~1.5 a person, with a diagnosis), and four
+    smaller tables. Values from seeded hashes of the id."""
 
     def pick(col: str, salt: int, n: int) -> Column:
         return F.pmod(F.xxhash64(F.col(col), F.lit(seed), F.lit(salt)), F.lit(n))
@@ -480,10 +481,21 @@ def synthetic_pool(spark: SparkSession, persons: int, seed: int) -> dict[str, Da
             "diagnosis_icd10"
         ),
     )
+    member = ["pool_pseudonym", "province_code"]
     return {
         "registry": registry.select(*qis).unionByName(moved.select(*qis)),
         "population_register": people.select(*qis),
         "service_records": visits,
+        # The rest of the low-income pool's shape (its largest): registries holding a province
+        # only, births a year of birth, benefits no quasi-identifier at all.
+        "elderly_registry": people.where(pick("id", 9, 100) < 15).select(*member),
+        "disability_registry": people.where(pick("id", 10, 100) < 2).select(*member),
+        "births": people.where(pick("id", 11, 100) < 5).select(
+            *member, (2021 + pick("id", 12, 5)).cast("int").alias("birth_year")
+        ),
+        "benefit_recipients": people.where(pick("id", 13, 100) < 20).select(
+            "pool_pseudonym", F.lit("elderly_allowance").alias("benefit")
+        ),
     }
 
 
