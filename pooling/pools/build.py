@@ -109,16 +109,12 @@ def build_pool(
     pool_key = derive_pool_key(master_key, project, spec.pool_key_version)
     report = PoolReport(project, pool_key.key_id, spec.pool_key_version)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    frames = {
-        t: _read_table(spark, conf, zones, master_key, spec, pool_key, t, src, report)
-        for t, src in spec.pool.items()
-    }
+    build = _Build(spark, conf, zones, master_key, spec, pool_key, report, now)
+    frames = {t: _read_table(build, t, src) for t, src in spec.pool.items()}
     if spec.risk is not None:  # before any write: a refused pool leaves the last build as it was
         frames, report.enforcement = enforce(frames, conf.standard, spec.risk, project)
     for table, src in spec.pool.items():
-        _build_table(
-            spark, conf, zones, master_key, spec, pool_key, table, src, report, now, frames[table]
-        )
+        _build_table(build, table, src, frames[table])
         failpoints.reached("pool.table_built")
     written = {t: tables.read_version(spark, w.path, w.version) for t, w in report.tables.items()}
     report.risk = risk.measure(written, conf.standard, risk.settings(spec))
@@ -154,20 +150,25 @@ def build_pool(
     return report
 
 
-def _read_table(
-    spark: SparkSession,
-    conf: Conf,
-    zones: Zones,
-    master_key: SecretKey,
-    spec: ProjectSpec,
-    pool_key: SecretKey,
-    table: str,
-    src: PoolSource,
-    report: PoolReport,
-) -> DataFrame:
+@dataclass(frozen=True)
+class _Build:
+    """What every table of one pool build works from."""
+
+    spark: SparkSession
+    conf: Conf
+    zones: Zones
+    master_key: SecretKey
+    spec: ProjectSpec
+    pool_key: SecretKey
+    report: PoolReport
+    now: str
+
+
+def _read_table(b: _Build, table: str, src: PoolSource) -> DataFrame:
     """One pool table as read from its de-identified source (which must be under the current
-    key); the source's version recorded in ``report``."""
-    project = spec.name
+    key); the source's version recorded in the report."""
+    spark, zones, master_key, report = b.spark, b.zones, b.master_key, b.report
+    project = b.spec.name
     source = zones.deidentified(src.agency, src.dataset)
     if not tables.exists(spark, source):
         raise ContractError(
@@ -186,26 +187,23 @@ def _read_table(
     return to_pool(
         tables.read_version(spark, source, version),
         src.columns,
-        pool_key,
+        b.pool_key,
         pseudonym=src.pseudonym,
     )
 
 
-def _build_table(
-    spark: SparkSession,
-    conf: Conf,
-    zones: Zones,
-    master_key: SecretKey,
-    spec: ProjectSpec,
-    pool_key: SecretKey,
-    table: str,
-    src: PoolSource,
-    report: PoolReport,
-    now: str,
-    df: DataFrame,
-) -> None:
+def _build_table(b: _Build, table: str, src: PoolSource, df: DataFrame) -> None:
     """One pool table (``df``, as read and enforced), with the source's constraints that still
-    hold and its metadata; recorded in ``report``."""
+    hold and its metadata; recorded in the report."""
+    spark, conf, zones, spec, pool_key, report, now = (
+        b.spark,
+        b.conf,
+        b.zones,
+        b.spec,
+        b.pool_key,
+        b.report,
+        b.now,
+    )
     project = spec.name
     source = zones.deidentified(src.agency, src.dataset)
     version = int(report.sources[table]["version"])  # type: ignore[call-overload]

@@ -508,4 +508,7 @@ def test_the_risk_command_is_wired_and_the_risk_zone_is_closed_to_analysts(tmp_p
 def test_the_risk_benchmark_runs_on_a_tiny_pool(spark, conf):
     from pooling.dev.bench import bench_risk
 
-    assert "measured 4 scopes" in bench_risk(spark, conf, 300, 1)
+    out = bench_risk(spark, conf, 300, 1)
+    # Seven person-level tables shaped as the low-income pool, each measured, then the pool;
+    # every one of the 300 persons is in the register, so the pool has 300 members.
+    assert "7 tables" in out and "measured 8 scopes" in out and "pool: 300 members" in out
