@@ -276,14 +276,26 @@ def ensure_append_only(spark: SparkSession, path: str, schema_ddl: str, descript
 
     if exists(spark, path):
         return
-    (
-        DeltaTable.createIfNotExists(spark)
-        .location(path)
-        .addColumns(_parse_datatype_string(schema_ddl))
-        .property("delta.appendOnly", "true")
-        .property(PREFIX + "description", description)
-        .execute()
-    )
+    try:
+        (
+            DeltaTable.createIfNotExists(spark)
+            .location(path)
+            .addColumns(_parse_datatype_string(schema_ddl))
+            .property("delta.appendOnly", "true")
+            .property(PREFIX + "description", description)
+            .execute()
+        )
+    except Exception as e:
+        # Two writers creating it at once (two audit events of a fresh store): the loser finds
+        # the winner's log half-written, "not empty and not a Delta table". It exists a moment
+        # later, which is all this wanted.
+        if not (is_conflict(e) or "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION" in str(e)):
+            raise
+        for _ in range(40):
+            time.sleep(0.25)
+            if exists(spark, path):
+                return
+        raise
 
 
 def delete_where(spark: SparkSession, path: str, condition: Column) -> None:

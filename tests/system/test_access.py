@@ -288,9 +288,14 @@ def test_shell_and_script_transformation(served, spark_session, tmp_path):
     )
 
 
-def test_file_and_path_reads(served, spark_session, tmp_path):
+def test_file_and_path_reads(served, spark_session, conf, tmp_path):
+    from pooling.pools.risk import measure_pool
+
     port, users, zones, data, *_ = served
     deid = zones.deidentified("finance", "welfare_registry")
+    # The secretariat's risk figures of a pool the analyst is granted: a real table to aim at.
+    measure_pool(spark_session, conf, zones, "agriculture")
+    risk_figures = zones.risk("agriculture", "figures")
     _refused_batch(
         served,
         spark_session,
@@ -299,6 +304,7 @@ def test_file_and_path_reads(served, spark_session, tmp_path):
         [
             (f"SELECT * FROM delta.`{deid}`", "not in a granted project"),
             (f"SELECT * FROM parquet.`{zones.landing()}`", "not in a granted project"),
+            (f"SELECT * FROM delta.`{risk_figures}`", "not in a granted project"),
             ("SELECT * FROM json.`/etc/passwd`", "not in a granted project"),
             ("SELECT * FROM text.`/etc/shadow`", "not in a granted project"),
             (
