@@ -699,22 +699,30 @@ def _member_classes(frames: dict) -> tuple[dict, Counter]:
 
 
 def test_k_anonymity_holds_on_the_low_income_pool_when_its_project_asks(
-    demo, spark_session, conf, monkeypatch
+    demo, spark_session, conf, monkeypatch, tmp_path
 ):
     """`risk: {k: 5}` on low_income: at the default 5 % limit the build is refused with the
     figure and writes nothing; with a limit this small population can meet, the build coarsens
     and suppresses until no member is in a class under 5 (counted again here in pandas), and
-    the audit event says what it coarsened and suppressed."""
+    the audit event says what it coarsened and suppressed. Built from the demo's de-identified
+    tables into pools and an audit of its own, so the demo's pool stays as the others know it."""
     from pooling.core.config import RiskSettings
+    from pooling.core.zones import Zones
     from pooling.pools import build_pool, pool_tables
+    from pooling.pools.build import build_marker
     from pooling.pools.enforce import RiskRefused
     from pseudonymize import SecretKey
 
-    _, zones, _ = demo
+    _, demo_zones, _ = demo
+    zones = Zones(
+        {**demo_zones.roots, "pools": str(tmp_path / "pools"), "audit": str(tmp_path / "audit")}
+    )
     key = SecretKey(bytes(range(50, 90)), "master")  # the demo fixture's test key
     spec = conf.project("low_income")
-    before = {t: df.toPandas() for t, (df, _) in pool_tables(spark_session, zones, spec).items()}
-    _, sizes = _member_classes(before)
+    before = {
+        t: df.toPandas() for t, (df, _) in pool_tables(spark_session, demo_zones, spec).items()
+    }
+    before_signature, sizes = _member_classes(before)
     below = sum(n for n in sizes.values() if n < 5)
     assert below > 0.7 * sum(sizes.values())  # as built, k = 5 is far from holding
 
@@ -722,37 +730,35 @@ def test_k_anonymity_holds_on_the_low_income_pool_when_its_project_asks(
         risk = RiskSettings(k=5, sensitive=["diagnosis_icd10"], max_suppressed_share=share)
         monkeypatch.setitem(conf.projects, "low_income", spec.model_copy(update={"risk": risk}))
 
-    versions = {t: v for t, (_, v) in pool_tables(spark_session, zones, spec).items()}
     asking(0.05)
     with pytest.raises(RiskRefused, match=r"over the project's max_suppressed_share 5\.00%"):
         build_pool(spark_session, conf, zones, key, "low_income")
-    assert {t: v for t, (_, v) in pool_tables(spark_session, zones, spec).items()} == versions
-    try:
-        # 80 % of this small population are in classes under 5 (4,000 people over 77 provinces):
-        # over a 70 % limit, so the build must coarsen before it suppresses.
-        asking(0.7)
-        report = build_pool(spark_session, conf, zones, key, "low_income")
-        after = {t: df.toPandas() for t, (df, _) in pool_tables(spark_session, zones, spec).items()}
-        signature, sizes = _member_classes(after)
-        assert min(sizes.values()) >= 5
-        assert len(signature) == len(_member_classes(before)[0])  # nobody lost
-        e = report.enforcement
+    assert (
+        not (tmp_path / "pools").exists() and not Path(build_marker(zones, "low_income")).exists()
+    )
 
-        def blank(sigs):  # members left with no quasi-identifier value at all
-            return sum(1 for s in sigs.values() if all(t is None for t in s))
+    # 80 % of this small population are in classes under 5 (4,000 people over 77 provinces):
+    # over a 70 % limit, so the build must coarsen before it suppresses.
+    asking(0.7)
+    report = build_pool(spark_session, conf, zones, key, "low_income")
+    after = {t: df.toPandas() for t, (df, _) in pool_tables(spark_session, zones, spec).items()}
+    signature, sizes = _member_classes(after)
+    assert min(sizes.values()) >= 5
+    assert len(signature) == len(before_signature)  # nobody lost
 
-        suppressed = blank(signature) - blank(_member_classes(before)[0])
-        assert e.suppressed_members == suppressed > 0
-        assert e.coarsened and "age_band" in e.coarsened[0]
-        assert set(after["welfare_registry"]["age_band"].dropna()) <= {
-            f"{a:02d}-{a + 9:02d}" for a in range(0, 80, 10)
-        } | {"80+"}
-        events = spark_session.read.format("delta").load(zones.audit)
-        last = events.where("action = 'pool_build' AND subject = 'low_income'").orderBy("at")
-        details = json.loads(last.collect()[-1]["details"])["risk"]["enforcement"]
-        assert details["suppressed_members"] == suppressed
-        assert details["coarsened"] == e.coarsened
-        assert sum(details["suppressed_values"].values()) > 0
-    finally:  # the pool as the other tests know it
-        monkeypatch.setitem(conf.projects, "low_income", spec)
-        build_pool(spark_session, conf, zones, key, "low_income")
+    def blank(sigs):  # members left with no quasi-identifier value at all
+        return sum(1 for s in sigs.values() if all(t is None for t in s))
+
+    e = report.enforcement
+    suppressed = blank(signature) - blank(before_signature)
+    assert e.suppressed_members == suppressed > 0
+    assert e.coarsened and "age_band" in e.coarsened[0]
+    assert set(after["welfare_registry"]["age_band"].dropna()) <= {
+        f"{a:02d}-{a + 9:02d}" for a in range(0, 80, 10)
+    } | {"80+"}
+    events = spark_session.read.format("delta").load(zones.audit)
+    (event,) = events.where("action = 'pool_build' AND subject = 'low_income'").collect()
+    details = json.loads(event["details"])["risk"]["enforcement"]
+    assert details["suppressed_members"] == suppressed
+    assert details["coarsened"] == e.coarsened
+    assert sum(details["suppressed_values"].values()) > 0
