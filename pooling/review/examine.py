@@ -124,11 +124,11 @@ def stray_identifier_check(df: DataFrame) -> Check:
     text = [f.name for f in df.schema.fields if f.dataType.simpleString() == "string"]
     if not text:
         return check
-    kinds = [F.array_sort(F.flatten(F.collect_set(stray_kinds(c)))) for c in text]
-    hits = [F.count_if(F.size(stray_kinds(c)) > 0) for c in text]
-    row = df.agg(
-        *[k.alias(f"k{i}") for i, k in enumerate(kinds)],
-        *[h.alias(f"n{i}") for i, h in enumerate(hits)],
+    # One scan per column, then one aggregation: the kinds found and the rows holding any.
+    found = df.select(*[stray_kinds(c).alias(f"s{i}") for i, c in enumerate(text)])
+    row = found.agg(
+        *[F.array_sort(F.flatten(F.collect_set(f"s{i}"))).alias(f"k{i}") for i in range(len(text))],
+        *[F.count_if(F.size(f"s{i}") > 0).alias(f"n{i}") for i in range(len(text))],
     ).first()
     for i, c in enumerate(text):
         if row[f"n{i}"]:

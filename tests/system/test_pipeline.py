@@ -622,7 +622,7 @@ def test_lineage_runs_from_output_back_to_the_extract(demo, spark_session):
 
 
 def test_an_output_whose_text_holds_an_identifier_cannot_be_released(
-    demo, spark_session, conf, monkeypatch
+    demo, spark_session, conf, monkeypatch, tmp_path
 ):
     """An aggregate passes the output gate, but its label quotes a phone number: the review's
     scan fails it, by column and count (never the value), and no suppression lets it out. The
@@ -630,10 +630,14 @@ def test_an_output_whose_text_holds_an_identifier_cannot_be_released(
     import projects
     from pooling import review
     from pooling.core.errors import ReviewError
+    from pooling.core.zones import Zones
     from pooling.outputs.runs import run_project
     from projects import Output
 
-    _, zones, _ = demo
+    _, demo_zones, _ = demo
+    # Its own outputs and audit: the run it writes waits for no other test's review.
+    own = {"outputs": str(tmp_path / "outputs"), "audit": str(tmp_path / "audit")}
+    zones = Zones({**demo_zones.roots, **own})
     phone = "081-234-5678"
 
     def labelled(label):

@@ -15,7 +15,7 @@ from pseudonymize.stray import masked, stray_kinds, thai_given_names
 THAI_DIGITS = "๐๑๒๓๔๕๖๗๘๙"
 
 
-def _valid(first12: str) -> bool:
+def _check_digit(first12: str) -> int:
     """The oracle: the check digit as the Department of Provincial Administration defines it,
     written out here, independently of pseudonymize.citizen_id."""
     total = sum(int(first12[i]) * (13 - i) for i in range(12))
@@ -53,7 +53,7 @@ def test_citizen_ids_in_every_form_with_a_valid_check_digit_and_no_others(spark)
     texts, want = [], []
     for i in range(300):
         first12 = str(rng.randint(1, 8)) + "".join(str(rng.randint(0, 9)) for _ in range(11))
-        good = _valid(first12)
+        good = _check_digit(first12)
         last = good if i % 2 == 0 else (good + rng.randint(1, 9)) % 10
         digits = first12 + str(last)
         form = forms[i % len(forms)]
@@ -151,7 +151,7 @@ RECIPIENTS = "recipient_no,citizen_id,first_name,last_name,benefit,monthly_baht,
 
 def _id(n: int) -> str:
     first12 = f"{1101700200000 // 10 + n:012d}"
-    return first12 + str(_valid(first12))
+    return first12 + str(_check_digit(first12))
 
 
 def _write(path, header, lines):
