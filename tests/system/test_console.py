@@ -63,7 +63,9 @@ def desk_site(demo, spark_session, tmp_path_factory):
     refs = {}
     # Two runs of the same outputs (their ids a microsecond apart), by author_c: one is
     # approved by two checkers, on the other two checkers disagree.
-    for which, run_id in (("approved", run_dir.name), ("disputed", run_dir.name[:-2] + "9Z")):
+    # The second id differs in its last microsecond digit (whatever the first one's was).
+    twin = run_dir.name[:-2] + ("8" if run_dir.name[-2] == "9" else "9") + "Z"
+    for which, run_id in (("approved", run_dir.name), ("disputed", twin)):
         manifest = json.loads((run_dir / MANIFEST).read_text())
         manifest |= {"author": "author_c", "run_id": run_id}
         target = Path(zones.outputs(PROJECT, run_id))
