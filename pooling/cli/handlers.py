@@ -361,7 +361,8 @@ def bench_pipeline(args: argparse.Namespace) -> int:
     ctx = Context(args)
     from pooling.dev import bench
 
-    ctx.conf.project(args.project)  # fail on an unknown project before anything starts
+    if args.project:
+        ctx.conf.project(args.project)  # fail on an unknown project before anything starts
     if args.one:
         (persons,) = args.persons
         root = str(args.root) if args.root else bench.pipeline_root(ctx.zones, None)

@@ -229,11 +229,13 @@ def _bench(sub: argparse._SubParsersAction) -> None:
     bp.set_defaults(handler=handlers.bench_pseudonymize)
     bl = bsub.add_parser(
         "pipeline",
-        help="time and peak memory of synth, ingest, pool and one project's run, per size",
+        help="time and peak memory of synth, ingest, pools and runs per size, against bare copies",
     )
     bl.add_argument("--persons", type=int, nargs="+", required=True, help="one or more sizes")
     bl.add_argument("--seed", type=int, default=2560)
-    bl.add_argument("--project", default="low_income")
+    bl.add_argument(
+        "--project", default=None, help="only this project and what it pools (default: all)"
+    )
     bl.add_argument("--root", default=None, help="local work folder (default: <data root>/_bench)")
     bl.add_argument(
         "--stores",

@@ -3,8 +3,9 @@
 ``pooling bench pseudonymize --rows N`` times the same HMAC-SHA256 computed four ways over N
 13-digit IDs held in memory: the native expression (key out of the plan), a plain pickled Python
 UDF, Arrow-based Python / pandas UDFs, and unkeyed ``sha2`` as Spark's own ceiling.
-``pooling bench pipeline`` runs synth, ingest, pool and one project's run per size, each size in
-a fresh child process (:func:`pipeline_children`) so that its memory and timings are its own.
+``pooling bench pipeline`` runs synth, every ingest, pool build and project run (or one
+project's) per size, each size in a fresh child process (:func:`pipeline_children`) so that its
+memory and timings are its own, with bare copies as baselines timed in the same process.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd  # module level: pandas_udf resolves the type hints by name
@@ -225,6 +226,10 @@ def bench_synth(spark: SparkSession, persons: int, seed: int, out: str) -> str:
 # --------------------------------------------------------------------------- the pipeline at scale
 
 PIPELINE_STAGES = ("synth", "ingest", "pool", "run")
+# The stages with a bare baseline timed in the same process: each extract read in its format and
+# written once as a plain Delta table; each pool source read and written once as a plain Delta
+# table (a pool build re-keys each table on its own and joins none, so a copy is its floor).
+BASELINED = ("ingest", "pool")
 
 
 @dataclass(frozen=True)
@@ -236,54 +241,153 @@ class PipelineFigures:
     truth_ok: bool
     mismatches: int
     store: str = "local"
+    baseline: dict[str, float] = field(default_factory=dict)  # stage → seconds (BASELINED)
+    stage_rows: dict[str, int] = field(default_factory=dict)  # stage → rows it read
+    # extract format → {"extracts", "rows", "ingest_s", "copy_s"}: ingest against its copy
+    formats: dict[str, dict[str, float]] = field(default_factory=dict)
+    projects: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> float:
         return sum(self.seconds.values())
 
+    def ratio(self, stage: str) -> float | None:
+        base = self.baseline.get(stage)
+        return self.seconds[stage] / base if base else None
+
 
 def bench_pipeline(
-    spark: SparkSession, conf, zones, persons: int, seed: int, project: str
+    spark: SparkSession,
+    conf,
+    zones,
+    persons: int,
+    seed: int,
+    projects: Sequence[str] | None = None,
 ) -> PipelineFigures:
-    """Synthesise ``persons``, ingest what ``project`` pools, build its pool and run it, timed per
-    stage, under a throwaway key; the outputs are checked against the generator's ground truth
-    (a fast wrong answer is no benchmark)."""
+    """Synthesise ``persons``, ingest every extract ``projects`` pool (default: all seven),
+    build their pools and run them, timed per stage, under a throwaway key; then the baselines in
+    the same process. The outputs are checked against the generator's ground truth (a fast
+    wrong answer is no benchmark)."""
     from pooling.dev.demo import run_demo
     from pseudonymize import SecretKey
 
     key = SecretKey(secrets.token_bytes(32), "master")  # never the master key
     with PeakMemory() as mem:
-        report = run_demo(spark, conf, zones, key, persons=persons, seed=seed, projects=[project])
+        report = run_demo(spark, conf, zones, key, persons=persons, seed=seed, projects=projects)
+        baseline, formats = _baselines(spark, conf, zones, report)
     stages = {s: 0.0 for s in PIPELINE_STAGES}
     for name, seconds in report.seconds.items():
         stages[name.split(" ")[0]] += seconds
+    rows = sum(r.input_rows for r in report.ingests)
+    pooled = sum(w.rows for p in report.pools for w in p.tables.values())
     return PipelineFigures(
         persons=persons,
         seconds=stages,
-        rows=sum(r.input_rows for r in report.ingests),
+        rows=rows,
         peak_bytes=mem.peak,
         truth_ok=not report.mismatches and bool(report.checked),
         mismatches=len(report.mismatches),
+        baseline=baseline,
+        stage_rows={"synth": rows, "ingest": rows, "pool": pooled, "run": pooled},
+        formats=formats,
+        projects=sorted(report.runs),
     )
+
+
+def _baselines(spark: SparkSession, conf, zones, report) -> tuple[dict, dict]:
+    """The bare copies, timed: every extract the run ingested, and every pool's sources."""
+    from pooling.ingest.read import read_extract
+
+    work = zones.roots["landing"].rstrip("/").rsplit("/", 1)[0] + "/_baseline"
+    storage = Storage(spark)
+    formats: dict[str, dict[str, float]] = {}
+    copy_total = 0.0
+    for r in report.ingests:
+        contract = conf.agency(r.agency).dataset(r.dataset)
+        t0 = time.perf_counter()
+        read_extract(spark, r.source, contract).write.format("delta").save(
+            f"{work}/copy/{r.agency}.{r.dataset}"
+        )
+        seconds = time.perf_counter() - t0
+        copy_total += seconds
+        f = formats.setdefault(
+            contract.format, {"extracts": 0, "rows": 0, "ingest_s": 0.0, "copy_s": 0.0}
+        )
+        f["extracts"] += 1
+        f["rows"] += r.input_rows
+        f["ingest_s"] += report.seconds[f"ingest {r.agency}.{r.dataset}"]
+        f["copy_s"] += seconds
+    pool_total = 0.0
+    for p in report.pools:
+        t0 = time.perf_counter()
+        for table, source in p.sources.items():
+            spark.read.format("delta").option("versionAsOf", source["version"]).load(
+                source["table"]
+            ).write.format("delta").save(f"{work}/pool/{p.project}/{table}")
+        pool_total += time.perf_counter() - t0
+    storage.delete(work, recursive=True)
+    return {"ingest": copy_total, "pool": pool_total}, formats
 
 
 def pipeline_line(f: PipelineFigures) -> str:
     stages = "".join(f"{f.seconds[s]:>9.0f}" for s in PIPELINE_STAGES)
+    ratios = "".join(f"{r:>8.2f}" if (r := f.ratio(s)) else f"{'-':>8}" for s in BASELINED)
     return (
         f"{f.store:<7}{f.persons:>11,}{f.rows:>13,}{stages}{f.total:>10.0f}"
-        f"{f.rows / f.total:>11,.0f}{f.peak_bytes / 2**30:>10.1f}  "
+        f"{f.rows / f.total:>11,.0f}{ratios}{f.peak_bytes / 2**30:>10.1f}  "
         + ("matches" if f.truth_ok else f"DIFFERS in {f.mismatches} place(s)")
     )
 
 
-def render_pipeline(figures: list[PipelineFigures], project: str) -> str:
-    """One line per store and size; then each size's time against the smallest's (per store),
-    next to the ideal, and each store's time against the first store's, stage by stage."""
-    head = "".join(f"{s:>9}" for s in PIPELINE_STAGES)
+def stage_lines(f: PipelineFigures) -> list[str]:
+    """Per stage: seconds, rows, rows/s and the baseline; per extract format: ingest against
+    its bare copy."""
     lines = [
-        f"pipeline benchmark: synth, ingest, pool and run of {project}",
+        f"{f.store} {f.persons:,} persons ({', '.join(f.projects)}); peak memory "
+        f"{f.peak_bytes / 2**30:.1f} GiB",
+        f"  {'stage':<8}{'seconds':>9}{'rows':>13}{'rows/s':>11}{'baseline s':>12}{'ratio':>7}",
+    ]
+    for s in PIPELINE_STAGES:
+        rows, secs = f.stage_rows.get(s, 0), f.seconds[s]
+        base = f.baseline.get(s)
+        lines.append(
+            f"  {s:<8}{secs:>9.1f}{rows:>13,}{rows / secs if secs else 0:>11,.0f}"
+            + (f"{base:>12.1f}{secs / base:>7.2f}" if base else f"{'-':>12}{'-':>7}")
+        )
+    lines.append(
+        f"  {'format':<8}{'extracts':>9}{'rows':>13}{'ingest s':>11}{'copy s':>12}{'ratio':>7}"
+    )
+    for fmt, g in sorted(f.formats.items()):
+        lines.append(
+            f"  {fmt:<8}{g['extracts']:>9.0f}{g['rows']:>13,.0f}{g['ingest_s']:>11.1f}"
+            f"{g['copy_s']:>12.1f}{g['ingest_s'] / g['copy_s']:>7.2f}"
+        )
+    return lines
+
+
+def json_line(f: PipelineFigures) -> str:
+    """One size's figures as one line of JSON, for scripts (ratios to the baselines included)."""
+    return json.dumps(
+        {
+            **asdict(f),
+            "total_s": f.total,
+            "ratios": {s: f.ratio(s) for s in BASELINED},
+            "format_ratios": {k: g["ingest_s"] / g["copy_s"] for k, g in f.formats.items()},
+        },
+        sort_keys=True,
+    )
+
+
+def render_pipeline(figures: list[PipelineFigures], project: str | None) -> str:
+    """One line per store and size; then each size's time against the smallest's (per store),
+    next to the ideal, and each store's time against the first store's, stage by stage; then
+    each size's stages and formats against their baselines, and its JSON line."""
+    head = "".join(f"{s:>9}" for s in PIPELINE_STAGES)
+    ratio_head = "".join(f"{s[:5] + '/b':>8}" for s in BASELINED)
+    lines = [
+        f"pipeline benchmark: synth, ingest, pools and runs of {project or 'every project'}",
         f"{'store':<7}{'persons':>11}{'rows in':>13}{head}{'total s':>10}{'rows/s':>11}"
-        f"{'peak GiB':>10}  truth",
+        f"{ratio_head}{'peak GiB':>10}  truth",
         *map(pipeline_line, figures),
     ]
     stores = list(dict.fromkeys(f.store for f in figures))
@@ -318,6 +422,9 @@ def render_pipeline(figures: list[PipelineFigures], project: str) -> str:
         lines += ["", *scaling]
     if versus:
         lines += ["", f"{'ratio':<13}{'persons':>11}{head}{'total':>10}", *versus]
+    for f in figures:
+        lines += ["", *stage_lines(f)]
+    lines += ["", *(json_line(f) for f in figures)]
     return "\n".join(lines)
 
 
@@ -344,7 +451,7 @@ def pipeline_one(
     root: str,
     persons: int,
     seed: int,
-    project: str,
+    project: str | None,
     *,
     keep: bool,
 ) -> PipelineFigures:
@@ -355,7 +462,8 @@ def pipeline_one(
     storage = Storage(session)
     storage.delete(work, recursive=True)
     try:
-        return bench_pipeline(session, conf, Zones.under(work), persons, seed, project)
+        projects = [project] if project else None
+        return bench_pipeline(session, conf, Zones.under(work), persons, seed, projects)
     finally:
         if not keep:
             storage.delete(work, recursive=True)
@@ -414,7 +522,7 @@ def pipeline_children(
     targets: Sequence[Store],
     sizes: Iterable[int],
     seed: int,
-    project: str,
+    project: str | None,
     *,
     keep: bool,
 ) -> Iterator[PipelineFigures]:
@@ -430,7 +538,8 @@ def pipeline_children(
             env = {**os.environ, "POOLING_DATA_ROOT": store.root, **store.env}
             child = subprocess.run(
                 [sys.executable, "-m", "pooling.cli", *options, "bench", "pipeline", "--one"]
-                + ["--persons", str(persons), "--seed", str(seed), "--project", project]
+                + ["--persons", str(persons), "--seed", str(seed)]
+                + (["--project", project] if project else [])
                 + ["--root", store.root]
                 + (["--keep"] if keep else []),
                 stdout=subprocess.PIPE,

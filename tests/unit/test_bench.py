@@ -1,3 +1,5 @@
+import json
+
 from pooling.dev.bench import (
     PipelineFigures,
     bench_pseudonymize,
@@ -23,6 +25,36 @@ def test_benchmark_runs_and_all_methods_agree(spark):
 def _figures(store: str, persons: int, seconds: float) -> PipelineFigures:
     stages = {"synth": seconds, "ingest": 2 * seconds, "pool": seconds, "run": seconds}
     return PipelineFigures(persons, stages, persons * 10, 2**30, True, 0, store)
+
+
+def test_every_baselined_stage_and_format_is_shown_as_a_ratio_and_in_one_json_line():
+    f = PipelineFigures(
+        1000,
+        {"synth": 4.0, "ingest": 9.0, "pool": 3.0, "run": 2.0},
+        10_000,
+        2**30,
+        True,
+        0,
+        baseline={"ingest": 6.0, "pool": 1.5},
+        stage_rows={"synth": 10_000, "ingest": 10_000, "pool": 8_000, "run": 8_000},
+        formats={
+            "csv": {"extracts": 2, "rows": 6_000, "ingest_s": 6.0, "copy_s": 4.0},
+            "parquet": {"extracts": 1, "rows": 4_000, "ingest_s": 3.0, "copy_s": 2.0},
+        },
+        projects=["agriculture", "low_income"],
+    )
+    text = render_pipeline([f], None)
+    (ingest,) = [ln.split() for ln in text.splitlines() if ln.startswith("  ingest")]
+    assert ingest == ["ingest", "9.0", "10,000", "1,111", "6.0", "1.50"]
+    (pool,) = [ln.split() for ln in text.splitlines() if ln.startswith("  pool")]
+    assert pool[-1] == "2.00"
+    (csv,) = [ln.split() for ln in text.splitlines() if ln.startswith("  csv")]
+    assert csv == ["csv", "2", "6,000", "6.0", "4.0", "1.50"]
+    (line,) = [ln for ln in text.splitlines() if ln.startswith("{")]
+    figures = json.loads(line)
+    assert figures["ratios"] == {"ingest": 1.5, "pool": 2.0}
+    assert figures["format_ratios"] == {"csv": 1.5, "parquet": 1.5}
+    assert figures["total_s"] == 18.0 and figures["persons"] == 1000
 
 
 def test_the_pipeline_table_compares_sizes_per_store_and_stores_per_size():
