@@ -15,10 +15,11 @@ demo: venv jars key
 
 # Tests make their own keys and data under temporary folders. The default run leaves out the
 # tests marked slow (the whole job on HDFS, S3 and a standalone cluster; jobs killed mid-write):
-# `make test SUITE=full` runs every test, as CI does (.ci/run).
+# `make test SUITE=full` runs every test, as CI does (.ci/run). The thirty slowest are listed at
+# the end, so a slow run (CI has 90 minutes) says where its time went.
 SUITE ?= default
 test: venv jars s3jars hdfs authz ldap serviceuser browser
-	$(VENV)/bin/pytest -q $(if $(filter full,$(SUITE)),,-m "not slow")
+	$(VENV)/bin/pytest -q --durations=30 $(if $(filter full,$(SUITE)),,-m "not slow")
 
 setup: venv jars authz ldap serviceuser key
 

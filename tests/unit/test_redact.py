@@ -81,6 +81,16 @@ def test_jvm_log_lines_are_redacted(tmp_path):
         "cause = spark._jvm.java.lang.IllegalStateException('cause １１０１７００２０７０３０')\n"
         "err = spark._jvm.java.lang.RuntimeException('row 1-1017-00207-03-0 failed', cause)\n"
         "log.error('redaction-test with a trace', err)\n"
+        # A table replaced at its path: Delta warns with both snapshots, file statistics (each
+        # column's min and max value) included. Such a dump never reaches the log.
+        "from pooling.core import tables\n"
+        "import tempfile\n"
+        "where = tempfile.mkdtemp() + '/quarantine'\n"
+        "rows = spark.createDataFrame(\n"
+        "    [('somchai.leak@example.com', '110170020703')], 'e string, i string')\n"
+        "for _ in range(2):\n"
+        "    tables.replace_table(spark, rows, where, {'kind': 'quarantine'})\n"
+        "print('replaced', tables.current_version(spark, where))\n"
         "spark.stop()\n"
     )
     from tests.conftest import REPO
@@ -94,4 +104,7 @@ def test_jvm_log_lines_are_redacted(tmp_path):
     assert "redaction-test with a trace" in done.stderr
     assert "java.lang.RuntimeException: row <redacted> failed" in done.stderr
     for raw in ("1101700207030", "1-1017-00207-03-0", "１１０１７００２０７０３０", "00207"):
+        assert raw not in done.stderr
+    assert "replaced 1" in done.stdout  # the table was replaced, so Delta had a snapshot to dump
+    for raw in ("somchai.leak@example.com", "110170020703", "Snapshot(path="):
         assert raw not in done.stderr
