@@ -84,8 +84,7 @@ def test_jvm_log_lines_are_redacted(tmp_path):
         # A table replaced at its path: Delta warns with both snapshots, file statistics (each
         # column's min and max value) included. Such a dump never reaches the log.
         "from pooling.core import tables\n"
-        "import tempfile\n"
-        "where = tempfile.mkdtemp() + '/quarantine'\n"
+        f"where = {str(tmp_path / 'quarantine')!r}\n"
         "rows = spark.createDataFrame(\n"
         "    [('somchai.leak@example.com', '110170020703')], 'e string, i string')\n"
         "for _ in range(2):\n"
