@@ -244,3 +244,38 @@ def test_tables_refuse_rows_that_break_the_contract(spark, conf, zones, master_k
     with pytest.raises(Py4JJavaError, match="linkage_pseudonym_format"):
         bad.write.format("delta").mode("append").save(r.table)
     assert tables.last_commit(spark, r.table).version == r.version
+
+
+def test_a_table_is_created_then_replaced_and_one_made_in_between_is_replaced(
+    spark, tmp_path, monkeypatch
+):
+    """replace_table makes a new table with a plain CREATE (cheaper than Delta's replace), an
+    existing one with CREATE OR REPLACE, and one that another writer created after the check
+    (here: the check lies once) is replaced rather than failing."""
+    path = str(tmp_path / "t")
+    one = tables.replace_table(
+        spark, spark.range(3), path, {"n": "1"}, constraints={"c": "id >= 0"}
+    )
+    assert (one.version, one.rows) == (0, 3)
+    two = tables.replace_table(spark, spark.range(5), path, {"n": "2"})
+    assert (two.version, two.rows) == (1, 5)
+    real = tables.exists
+    missed = []  # the first check misses the table, as if it appeared just after
+
+    def exists(s, p):
+        if not missed:
+            missed.append(p)
+            return False
+        return real(s, p)
+
+    monkeypatch.setattr(tables, "exists", exists)
+    three = tables.replace_table(spark, spark.range(7), path, {"n": "3"})
+    assert (three.version, three.rows) == (2, 7)
+    assert tables.properties(spark, path)["n"] == "3"
+    assert spark.read.format("delta").load(path).count() == 7
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").orderBy("version").collect()
+    assert [h.operation for h in history] == [
+        "CREATE TABLE AS SELECT",
+        "CREATE OR REPLACE TABLE AS SELECT",
+        "CREATE OR REPLACE TABLE AS SELECT",
+    ]
