@@ -124,12 +124,28 @@ def _sign_in(browser, base: str, user: str, password: str) -> None:
 def _submit(browser, button: str) -> None:
     """Click and wait for the next page (the old one going stale), not a moment less."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     old = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.ID, button).click()
-    WebDriverWait(browser, 120).until(expected_conditions.staleness_of(old))
+    WebDriverWait(browser, 120).until(lambda _: _stale(old))
+
+
+def _stale(element) -> bool:
+    """True once ``element``'s page is gone. Chromedriver says so with a stale-element error,
+    or, when the node was discarded mid-call, with an inspector error naming it (seen once in
+    a run of the console test: "Node with given id does not belong to the document")."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as e:
+        if "does not belong to the document" in (e.msg or ""):
+            return True
+        raise
+    return False
 
 
 def _decide(browser, verdict: str, reason: str, *, suppress: bool = False) -> str:
