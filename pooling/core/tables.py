@@ -277,6 +277,9 @@ def read_version(spark: SparkSession, path: str, version: int | None = None) -> 
     return reader.load(path)
 
 
+APPEND_ONLY_CHECKPOINT_INTERVAL = 100
+
+
 def ensure_append_only(spark: SparkSession, path: str, schema_ddl: str, description: str) -> None:
     """Create an empty append-only table (Delta refuses UPDATE and DELETE on it) if missing.
 
@@ -294,6 +297,10 @@ def ensure_append_only(spark: SparkSession, path: str, schema_ddl: str, descript
             .location(path)
             .addColumns(_parse_datatype_string(schema_ddl))
             .property("delta.appendOnly", "true")
+            # An event a commit: Delta's checkpoint every 10th (its default) cost 2.5-9 s each
+            # and doubled an append's mean (1.35 s against 0.67 s measured, one-row events).
+            # Reading up to 100 small commit files to rebuild a snapshot costs less.
+            .property("delta.checkpointInterval", str(APPEND_ONLY_CHECKPOINT_INTERVAL))
             .property(PREFIX + "description", description)
             .execute()
         )
