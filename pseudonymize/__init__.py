@@ -9,6 +9,7 @@ from pseudonymize.citizen_id import (
     check_digit,
     check_digit_expr,
     citizen_id_problem,
+    citizen_id_problem_as_sent,
     normalize_citizen_id,
 )
 from pseudonymize.keys import (
@@ -43,6 +44,7 @@ __all__ = [
     "check_digit",
     "check_digit_expr",
     "citizen_id_problem",
+    "citizen_id_problem_as_sent",
     "derive_pool_key",
     "derive_record_key",
     "hmac_sha256",

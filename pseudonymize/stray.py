@@ -31,7 +31,7 @@ from operator import or_
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from pseudonymize.citizen_id import citizen_id_problem, normalize_citizen_id
+from pseudonymize.citizen_id import normalize_sql, problem_sql, sql_name, sql_string
 
 KINDS = ("citizen_id", "own_identifier", "phone", "email", "name")
 
@@ -52,6 +52,8 @@ _THAI = "[\u0e01-\u0e4e]"
 TITLED_NAME = f"{_TITLE}({_THAI}+)"
 # A whole Thai word followed by another one: a given name and a family name.
 NAME_BEFORE_WORD = rf"(?<!\S){_THAI}+(?=\s+{_THAI})"
+# The shortest text PHONE matches: a fixed line, 0, its area digit and 7 more.
+PHONE_MIN_LENGTH = 9
 # A value this short is no identifier worth looking for in text ("M", "10").
 OWN_MIN_LENGTH = 3
 
@@ -64,13 +66,17 @@ def thai_given_names() -> tuple[str, ...]:
     return tuple(sorted(thai_female_names() | thai_male_names()))
 
 
-def _citizen_ids(text: Column) -> Column:
-    """The substrings of ``text`` that normalise to a valid citizen ID (an array)."""
-    candidates = F.concat(
-        F.regexp_extract_all(text, F.lit(CITIZEN_ID_CANDIDATE), 0),
-        F.regexp_extract_all(text, F.lit(SCIENTIFIC_ID), 0),
+def _citizen_ids(text: str) -> Column:
+    """The substrings of column ``text`` that normalise to a valid citizen ID (an array). In SQL
+    text, parsed once (see :mod:`pseudonymize.citizen_id`)."""
+    t = sql_name(text)
+    candidates = (
+        f"concat(regexp_extract_all({t}, {sql_string(CITIZEN_ID_CANDIDATE)}, 0), "
+        f"regexp_extract_all({t}, {sql_string(SCIENTIFIC_ID)}, 0))"
     )
-    return F.filter(candidates, lambda x: citizen_id_problem(normalize_citizen_id(x)).isNull())
+    return F.expr(
+        f"filter({candidates}, candidate -> ({problem_sql(normalize_sql('candidate'))}) IS NULL)"
+    )
 
 
 # Buckets of the corpus by a hash of the name: a word is compared with the few names in its
@@ -122,15 +128,29 @@ def _own(text: Column, own: Sequence[str]) -> list[tuple[Column, Column]]:
     return out
 
 
+def non_ascii(t: Column) -> Column:
+    """True where ``t`` holds a character outside ASCII (Thai text, Thai digits): its UTF-8
+    bytes outnumber its characters. Cheap next to a regular expression."""
+    return F.octet_length(t) > F.length(t)
+
+
 def _found(text: str, own: Sequence[str]) -> dict[str, Column]:
-    """For each kind, a boolean column: does column ``text`` hold one?"""
+    """For each kind, a boolean column: does column ``text`` hold one?
+
+    Each regular expression runs only where a cheap test says a match is possible at all (a
+    necessary condition, so nothing is missed): most kept values are short codes, and the scans
+    were most of an ingest's time (1.4 M service records: 4.9 s for its two code columns alone).
+    ``AND`` stops at a false gate.
+    """
     t = F.col(text)
     return {
-        "citizen_id": F.size(_citizen_ids(t)) > 0,
+        # 13 digits with separators, or the scientific form: 1.1E12 at the shortest
+        "citizen_id": ((F.length(t) >= 13) | t.contains("E") | t.contains("e"))
+        & (F.size(_citizen_ids(text)) > 0),
         "own_identifier": reduce(or_, [f for _, f in _own(t, own)], F.lit(False)),
-        "phone": t.rlike(PHONE),
-        "email": t.rlike(EMAIL),
-        "name": F.size(_names(text)) > 0,
+        "phone": (F.length(t) >= PHONE_MIN_LENGTH) & t.rlike(PHONE),
+        "email": t.contains("@") & t.rlike(EMAIL),
+        "name": non_ascii(t) & (F.size(_names(text)) > 0),  # Thai names only
     }
 
 
@@ -155,7 +175,9 @@ def masked(text: str, own: Sequence[str] = ()) -> Column:
     out = t
     for value, found in _own(t, own):
         out = F.when(found, F.replace(out, value, F.lit("[own_identifier]"))).otherwise(out)
-    out = F.aggregate(_citizen_ids(t), out, lambda acc, x: F.replace(acc, x, F.lit("[citizen_id]")))
+    out = F.aggregate(
+        _citizen_ids(text), out, lambda acc, x: F.replace(acc, x, F.lit("[citizen_id]"))
+    )
     out = F.regexp_replace(out, EMAIL, "[email]")
     out = F.regexp_replace(out, PHONE, "[phone]")
     name = F.lit(f"{_TITLE}?\\Q"), F.lit(f"\\E(?:\\s+{_THAI}+)?")

@@ -27,7 +27,7 @@ from pooling.core.errors import ContractError
 from pooling.core.storage import Storage
 from pooling.ingest.read import PY_CODEC, data_files, read_extract, read_xml
 from pooling.ingest.validate import MOJIBAKE
-from pseudonymize import citizen_id_problem, normalize_citizen_id
+from pseudonymize import citizen_id_problem_as_sent
 from pseudonymize.reference import province_codes
 
 SAMPLE_ROWS = 5_000
@@ -207,8 +207,7 @@ def _profile(df: DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     rules to every column), and per column the share of its non-empty values passing each
     test. The sample is small: the other tests run in pandas."""
     ids = [
-        citizen_id_problem(normalize_citizen_id(F.col(f"`{c}`"))).isNull().alias(f"__id{i}")
-        for i, c in enumerate(df.columns)
+        citizen_id_problem_as_sent(c).isNull().alias(f"__id{i}") for i, c in enumerate(df.columns)
     ]
     both = df.select(*[F.col(f"`{c}`") for c in df.columns], *ids).toPandas()
     sample = both[df.columns]

@@ -20,7 +20,7 @@ from pooling.core.errors import ContractError
 from pseudonymize import SecretKey, citizen_id_problem, hmac_sha256, normalize_citizen_id
 from pseudonymize.reference import province_codes
 from pseudonymize.standard import RECORD_KEY, FieldClass
-from pseudonymize.stray import has_stray, masked
+from pseudonymize.stray import has_stray, masked, non_ascii
 
 REASON = "_reason"
 COPIES = "_copies"
@@ -48,7 +48,7 @@ DECODED = ("csv", "json", "xml")
 def mis_decoded(column: Column) -> Column:
     """True where a text value did not decode in its declared encoding: replacement characters
     (bytes that are not text in it), or Thai mojibake (UTF-8 read as TIS-620 / CP874)."""
-    return column.contains(REPLACEMENT) | column.rlike(MOJIBAKE)
+    return column.contains(REPLACEMENT) | (non_ascii(column) & column.rlike(MOJIBAKE))
 
 
 _COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .\-]{0,63}")
@@ -136,11 +136,11 @@ def validate(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
     def transform(df: DataFrame) -> DataFrame:
         typed = {c.name + TYPED: _typed(F.col(c.name), c.type) for c in contract.columns}
         for c in ids:
-            typed[c.name + TYPED] = normalize_citizen_id(F.col(c.name))
+            typed[c.name + TYPED] = normalize_citizen_id(c.name)
         out = df.withColumns(typed)
         # Another role's ID that may be empty: nulled where invalid, the reason kept to count.
         nulled = {
-            c.name + NULLED: citizen_id_problem(F.col(c.name + TYPED))
+            c.name + NULLED: citizen_id_problem(c.name + TYPED)
             for c in ids
             if c.if_invalid == "null"
         }
@@ -159,10 +159,10 @@ def validate(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
             garbled = [mis_decoded(F.col(c.name)) for c in contract.columns]
             checks.append(F.when(reduce(or_, garbled), F.lit(BAD_ENCODING)))
         if id_col:  # the subject's: its plain reason ("bad_check_digit")
-            checks.append(citizen_id_problem(F.col(id_col + TYPED)))
+            checks.append(citizen_id_problem(id_col + TYPED))
         for c in ids:  # another role's that quarantines: the reason and whose ("empty:mother_id")
             if c.name != id_col and c.if_invalid == "quarantine":
-                problem = citizen_id_problem(F.col(c.name + TYPED))
+                problem = citizen_id_problem(c.name + TYPED)
                 checks.append(F.when(problem.isNotNull(), F.concat(problem, F.lit(f":{c.name}"))))
         for c in contract.columns:
             raw = F.col(c.name)

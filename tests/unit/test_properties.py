@@ -36,9 +36,10 @@ GROUPS = (1, 4, 5, 2, 1)  # how the ID is printed on the card: 1-2345-67890-12-3
 def _normalised(spark, values: list[str | None]) -> list:
     """Per value: its normal form ``n``, its problem ``p`` and the normal form of ``n``."""
     df = spark.createDataFrame([(i, v) for i, v in enumerate(values)], "i int, v string")
-    n = normalize_citizen_id("v")
-    again = normalize_citizen_id(n)
-    rows = df.select("i", n.alias("n"), citizen_id_problem(n).alias("p"), again.alias("nn"))
+    normal = df.withColumn("n", normalize_citizen_id("v"))
+    rows = normal.select(
+        "i", "n", citizen_id_problem("n").alias("p"), normalize_citizen_id("n").alias("nn")
+    )
     return rows.orderBy("i").collect()
 
 

@@ -157,7 +157,7 @@ def _names_and_traits(people: DataFrame, plan: SynthPlan) -> DataFrame:
     region_factor = _lookup(REGION_POVERTY)[F.col("region")]
     people = people.withColumns(
         {
-            "citizen_id": F.concat(F.col("id12"), check_digit_expr(F.col("id12")).cast("string")),
+            "citizen_id": F.concat(F.col("id12"), check_digit_expr("id12").cast("string")),
             "first_name": F.when(
                 F.col("sex") == "M", choose(u["first_name"], vocab.first_names_male)
             ).otherwise(choose(u["first_name"], vocab.first_names_female)),
