@@ -77,6 +77,11 @@ FOUND = {
     "ผู้ป่วย มาลี สุขใจ มาตรวจ": "name",
     "ส่งต่อนางสาวสมหญิง": "name",
     "ติดต่อ 1-1017-00207-03-0": "citizen_id",
+    # The shortest of each kind, bare: each detector's cheap gate must let it through.
+    "021234567": "phone",
+    "a@b.co": "email",
+    "1101700207030": "citizen_id",
+    "สมชาย ใจดี": "name",
 }
 LEFT_ALONE = [
     "E11",
@@ -85,6 +90,7 @@ LEFT_ALONE = [
     "2025-03-01",
     "จ่าย 1,500 บาท 2 เดือน",
     "เลขที่ 123456789",  # 9 digits: no phone, no ID
+    "02123456",  # one digit short of a fixed line
     "เลข 1101700207031",  # 13 digits, wrong check digit
     "เลข 11017002070300",  # 14 digits: an ID inside a longer number is not one
     "ตรวจสอบเอกสารครบถ้วน รอผลการตรวจ",
