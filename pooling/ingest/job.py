@@ -49,6 +49,7 @@ from pooling.ingest.validate import (
     REASON,
     accepted_rows,
     check_columns,
+    collapse_copies,
     flag_duplicate_keys,
     nulled_columns,
     pii_columns,
@@ -212,12 +213,9 @@ def _read_and_check(spark: SparkSession, job: _Job) -> DataFrame:
             len(report.dropped_columns),
             report.dropped_columns,
         )
-    # Exact duplicate rows collapse into one row carrying its number of copies: one shuffle gives
-    # both the input count and the duplicate count.
-    names = selected.columns
-    deduped = selected.groupBy(*names).agg(F.count(F.lit(1)).alias(COPIES))
     return (
-        deduped.transform(validate(contract))
+        selected.transform(collapse_copies(contract))
+        .transform(validate(contract))
         .transform(flag_duplicate_keys(contract))
         .persist(StorageLevel.MEMORY_AND_DISK)
     )

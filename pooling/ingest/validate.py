@@ -101,6 +101,51 @@ TYPED = "__typed"
 NULLED = "__nulled"
 
 
+def typed_columns(contract: DatasetContract) -> dict[str, Column]:
+    """``<name>__typed`` for each column: its value cast to the contract's type, a citizen ID in
+    canonical form (or null where it cannot be)."""
+    typed = {c.name + TYPED: _typed(F.col(c.name), c.type) for c in contract.columns}
+    for c in contract.person_ids:
+        typed[c.name + TYPED] = normalize_citizen_id(c.name)
+    return typed
+
+
+def key_columns(contract: DatasetContract) -> dict[str, Column]:
+    """The typed key columns (:func:`typed_columns`), by name."""
+    typed = typed_columns(contract)
+    return {k + TYPED: typed[k + TYPED] for k in contract.key}
+
+
+def collapse_copies(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
+    """Exact copies of a row collapse into one carrying their number (``_copies``), which gives
+    both the input count and the duplicate count.
+
+    Copies share their key, so the rows cross one shuffle, partitioned on the typed key
+    (:func:`key_columns`), and one sort on the key then every column lines copies up: the
+    collapse and :func:`flag_duplicate_keys` after :func:`validate` both use that order, with no
+    second shuffle or sort of the wide rows (grouping on every column, then a window on the key,
+    shuffled them twice).
+    """
+    key = key_columns(contract)
+
+    def transform(df: DataFrame) -> DataFrame:
+        columns = [*key, *df.columns]
+        same = Window.partitionBy(*columns).orderBy(*columns)
+        every = same.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+        return (
+            df.withColumns(key)
+            .repartition(*key)
+            .withColumns({COPIES: F.count(F.lit(1)).over(every), _COPY: F.row_number().over(same)})
+            .where(F.col(_COPY) == 1)
+            .drop(_COPY)
+        )
+
+    return transform
+
+
+_COPY = "__copy"
+
+
 def own_identifiers(contract: DatasetContract) -> list[str]:
     """The row's own identifying values (its IDs, name, phone, record number): text quoting them
     holds an identifier whatever its shape."""
@@ -134,9 +179,9 @@ def validate(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
     id_col = contract.citizen_id_column
 
     def transform(df: DataFrame) -> DataFrame:
-        typed = {c.name + TYPED: _typed(F.col(c.name), c.type) for c in contract.columns}
-        for c in ids:
-            typed[c.name + TYPED] = normalize_citizen_id(c.name)
+        # A typed column already there (the key, see key_columns) is kept: recomputing it would
+        # lose the partitioning the duplicate-key check reuses.
+        typed = {n: e for n, e in typed_columns(contract).items() if n not in df.columns}
         out = df.withColumns(typed)
         # Another role's ID that may be empty: nulled where invalid, the reason kept to count.
         nulled = {
@@ -203,7 +248,7 @@ def flag_duplicate_keys(contract: DatasetContract) -> Callable[[DataFrame], Data
 
     def transform(df: DataFrame) -> DataFrame:
         good = F.col(REASON).isNull()
-        per_key = F.count(F.lit(1)).over(Window.partitionBy(good, *key))
+        per_key = F.count_if(good).over(Window.partitionBy(*key))
         return df.withColumn(
             REASON, F.when(good & (per_key > 1), F.lit(DUPLICATE_KEY)).otherwise(F.col(REASON))
         )
