@@ -10,6 +10,8 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+from pseudonymize.sql import sql_name, sql_string
+
 THAI_DIGITS = "๐๑๒๓๔๕๖๗๘๙"
 
 # Reason codes, in the order they are tested. Documented in the README.
@@ -29,16 +31,6 @@ def check_digit(first12: str) -> int:
 # through the Python API, the check digit alone took some 80 round trips to the JVM, and
 # validating one extract's columns about 4,500 (0.9 s before any data was read); as text, 1,900
 # (0.5 s), for the same expression trees.
-
-
-def sql_name(name: str) -> str:
-    """A column name quoted for Spark SQL."""
-    return "`" + name.replace("`", "``") + "`"
-
-
-def sql_string(text: str) -> str:
-    """A Spark SQL string literal holding ``text`` as is (Spark unescapes backslashes)."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 # A spreadsheet number: 1234567890123.0 or scientific 1.234567890123E12. Only whole numbers with

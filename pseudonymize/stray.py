@@ -31,7 +31,8 @@ from operator import or_
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from pseudonymize.citizen_id import normalize_sql, problem_sql, sql_name, sql_string
+from pseudonymize.citizen_id import normalize_sql, problem_sql
+from pseudonymize.sql import sql_name, sql_string
 
 KINDS = ("citizen_id", "own_identifier", "phone", "email", "name")
 

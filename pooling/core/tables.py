@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 
 from pooling.core.errors import InternalError, TableNotFoundError, WriteConflictError
 from pooling.core.storage import Storage
+from pseudonymize.sql import sql_name, sql_string
 
 log = logging.getLogger("pooling.tables")
 T = TypeVar("T")
@@ -32,12 +33,8 @@ _VACUUM_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 _DELETED_FILE_RETENTION = "delta.deletedFileRetentionDuration"
 
 
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _ident(path: str) -> str:
-    return "delta.`" + path.replace("`", "``") + "`"
+    return "delta." + sql_name(path)
 
 
 def with_comments(df: DataFrame, comments: Mapping[str, str]) -> DataFrame:
@@ -81,7 +78,7 @@ def replace_table(
     with_comments(df, comments or {}).createOrReplaceTempView(view)
     all_props = {PREFIX + k: str(v) for k, v in properties.items()}
     all_props.update({CONSTRAINT_PREFIX + k: v for k, v in (constraints or {}).items()})
-    props = ", ".join(f"{_sql_string(k)} = {_sql_string(v)}" for k, v in sorted(all_props.items()))
+    props = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in sorted(all_props.items()))
     cluster = f"CLUSTER BY ({', '.join(f'`{c}`' for c in cluster_by)}) " if cluster_by else ""
     body = (
         f"TABLE {_ident(path)} USING DELTA {cluster}TBLPROPERTIES ({props}) "
@@ -200,7 +197,7 @@ def commit_with(spark: SparkSession, path: str, info: Mapping[str, str]) -> Merg
 def set_properties(spark: SparkSession, path: str, properties: Mapping[str, str]) -> None:
     """Update ``pooling.*`` properties (a metadata-only commit)."""
     props = ", ".join(
-        f"{_sql_string(PREFIX + k)} = {_sql_string(str(v))}" for k, v in sorted(properties.items())
+        f"{sql_string(PREFIX + k)} = {sql_string(str(v))}" for k, v in sorted(properties.items())
     )
     spark.sql(f"ALTER TABLE {_ident(path)} SET TBLPROPERTIES ({props})")
 

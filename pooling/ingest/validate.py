@@ -8,7 +8,7 @@ quarantine.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import reduce
 from operator import or_
 
@@ -101,19 +101,27 @@ TYPED = "__typed"
 NULLED = "__nulled"
 
 
-def typed_columns(contract: DatasetContract) -> dict[str, Column]:
-    """``<name>__typed`` for each column: its value cast to the contract's type, a citizen ID in
-    canonical form (or null where it cannot be)."""
-    typed = {c.name + TYPED: _typed(F.col(c.name), c.type) for c in contract.columns}
-    for c in contract.person_ids:
-        typed[c.name + TYPED] = normalize_citizen_id(c.name)
-    return typed
+def typed_columns(
+    contract: DatasetContract, names: Collection[str] | None = None
+) -> dict[str, Column]:
+    """``<name>__typed`` for each column (or each of ``names``): its value cast to the
+    contract's type, a citizen ID in canonical form (or null where it cannot be)."""
+    ids = {c.name for c in contract.person_ids}
+    return {
+        c.name + TYPED: normalize_citizen_id(c.name)
+        if c.name in ids
+        else _typed(F.col(c.name), c.type)
+        for c in contract.columns
+        if names is None or c.name in names
+    }
 
 
 def key_columns(contract: DatasetContract) -> dict[str, Column]:
     """The typed key columns (:func:`typed_columns`), by name."""
-    typed = typed_columns(contract)
-    return {k + TYPED: typed[k + TYPED] for k in contract.key}
+    return typed_columns(contract, contract.key)
+
+
+_COPY = "__copy"  # the row's number among its exact copies; the first is kept
 
 
 def collapse_copies(contract: DatasetContract) -> Callable[[DataFrame], DataFrame]:
@@ -141,9 +149,6 @@ def collapse_copies(contract: DatasetContract) -> Callable[[DataFrame], DataFram
         )
 
     return transform
-
-
-_COPY = "__copy"
 
 
 def own_identifiers(contract: DatasetContract) -> list[str]:
