@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.storagelevel import StorageLevel
 
 from pooling.core import audit, failpoints, tables
 from pooling.core.config import AgencyContract, Conf, DatasetContract
@@ -27,6 +26,7 @@ from pooling.core.errors import (
     MisclassifiedColumnError,
     WriteConflictError,
 )
+from pooling.core.held import held
 from pooling.core.storage import Storage, local_commit_lock
 from pooling.core.zones import Zones
 from pooling.ingest.read import (
@@ -94,8 +94,7 @@ def ingest(
     report = job.report
     if _done_before(spark, zones, job, master_key.key_id):  # the same extract, ingested before
         return report
-    checked = _read_and_check(spark, job)
-    try:
+    with held(_read_and_check(spark, job)) as checked:
         _count(spark, job, checked)  # a damaged extract stops here, before anything is written
         # Two ingests of one dataset on one disk: the second waits here, then finds the first's
         # work done (same extract) or replaces it. On HDFS Delta's own commit protocol decides,
@@ -107,8 +106,6 @@ def ingest(
                 return report
             _write(spark, conf, zones, job, checked, master_key)
             _record(spark, zones, conf, job, master_key.key_id, actor)
-    finally:
-        checked.unpersist()
     log.info(report.summary())
     return report
 
@@ -201,7 +198,8 @@ def _done_before(spark: SparkSession, zones: Zones, job: _Job, key_id: str) -> b
 
 def _read_and_check(spark: SparkSession, job: _Job) -> DataFrame:
     """The extract read, cut to its contract's columns, exact copies collapsed (with their
-    count), validated and checked for shared keys: persisted, as both writes read it."""
+    count), validated and checked for shared keys: the count and both writes read it, so the
+    caller holds it (:func:`pooling.core.held.held`)."""
     contract, report, where = job.contract, job.report, job.where
     with unreadable_as_error(spark, job.path, contract, where):
         raw = read_extract(spark, job.path, contract)
@@ -217,7 +215,6 @@ def _read_and_check(spark: SparkSession, job: _Job) -> DataFrame:
         selected.transform(collapse_copies(contract))
         .transform(validate(contract))
         .transform(flag_duplicate_keys(contract))
-        .persist(StorageLevel.MEMORY_AND_DISK)
     )
 
 
@@ -388,8 +385,8 @@ def _finish_table(spark: SparkSession, job: _Job, properties: dict[str, str]) ->
     report.inserted, report.updated = merged.inserted, merged.updated
     rows = tables.read_version(spark, report.table).count()
     wanted = {**properties, "rows": str(rows)}
-    held = tables.properties(spark, report.table)
-    if any(held.get(k) != v for k, v in wanted.items() if k != "ingested_at"):
+    current = tables.properties(spark, report.table)
+    if any(current.get(k) != v for k, v in wanted.items() if k != "ingested_at"):
         tables.set_properties(spark, report.table, wanted)
     report.version = tables.current_version(spark, report.table)
 
