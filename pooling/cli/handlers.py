@@ -25,7 +25,15 @@ def demo(args: argparse.Namespace) -> int:
     spark = ctx.spark()
     from pooling.dev.demo import render, run_demo
 
-    report = run_demo(spark, ctx.conf, ctx.zones, key, persons=args.persons, seed=args.seed)
+    report = run_demo(
+        spark,
+        ctx.conf,
+        ctx.zones,
+        key,
+        persons=args.persons,
+        seed=args.seed,
+        workers=args.workers,
+    )
     print(render(report, ctx.zones, time.monotonic() - t0))
     return 1 if report.mismatches else 0
 
@@ -367,7 +375,14 @@ def bench_pipeline(args: argparse.Namespace) -> int:
         (persons,) = args.persons
         root = str(args.root) if args.root else bench.pipeline_root(ctx.zones, None)
         figures = bench.pipeline_one(
-            ctx.spark, ctx.conf, root, persons, args.seed, args.project, keep=args.keep
+            ctx.spark,
+            ctx.conf,
+            root,
+            persons,
+            args.seed,
+            args.project,
+            keep=args.keep,
+            workers=args.workers,
         )
         print(bench.child_line(figures))
         return 0
@@ -376,7 +391,13 @@ def bench_pipeline(args: argparse.Namespace) -> int:
     results = []
     with bench.stores(args.stores, root) as targets:
         for figures in bench.pipeline_children(
-            options, targets, args.persons, args.seed, args.project, keep=args.keep
+            options,
+            targets,
+            args.persons,
+            args.seed,
+            args.project,
+            keep=args.keep,
+            workers=args.workers,
         ):
             results.append(figures)
             print(bench.pipeline_line(figures), flush=True)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pooling.cli import handlers
+from pooling.core.parallel import DEFAULT_WORKERS
 
 # The description `pooling --help` shows.
 DESCRIPTION = """``pooling``: the command line of the service.
@@ -56,7 +57,25 @@ def _demo(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser("demo", help="run the whole main job on synthetic data")
     d.add_argument("--persons", type=int, default=100_000)
     d.add_argument("--seed", type=int, default=2560)
+    _workers(d)
     d.set_defaults(handler=handlers.demo)
+
+
+def _workers(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=DEFAULT_WORKERS,
+        help="ingests, pool builds and project runs side by side within each stage "
+        f"(default {DEFAULT_WORKERS}; 1 runs them one after another)",
+    )
+
+
+def _positive(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{value}: must be 1 or more")
+    return n
 
 
 def _synth(sub: argparse._SubParsersAction) -> None:
@@ -246,6 +265,7 @@ def _bench(sub: argparse._SubParsersAction) -> None:
         "started on 127.0.0.1 for the run; they take turns at each size",
     )
     bl.add_argument("--keep", action="store_true", help="keep each size's data afterwards")
+    _workers(bl)
     bl.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a child: one size
     bl.set_defaults(handler=handlers.bench_pipeline)
     br = bsub.add_parser("risk", help="seconds to measure the risk of a synthetic pool")

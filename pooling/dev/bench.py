@@ -28,6 +28,7 @@ import pandas as pd  # module level: pandas_udf resolves the type hints by name
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from pooling.core import parallel
 from pooling.core.errors import UsageError
 from pooling.core.storage import Storage
 from pooling.core.zones import Zones
@@ -246,6 +247,7 @@ class PipelineFigures:
     # extract format → {"extracts", "rows", "ingest_s", "copy_s"}: ingest against its copy
     formats: dict[str, dict[str, float]] = field(default_factory=dict)
     projects: list[str] = field(default_factory=list)
+    workers: int = 1  # jobs side by side within a stage, baselines alike
 
     @property
     def total(self) -> float:
@@ -263,21 +265,22 @@ def bench_pipeline(
     persons: int,
     seed: int,
     projects: Sequence[str] | None = None,
+    workers: int = 1,
 ) -> PipelineFigures:
     """Synthesise ``persons``, ingest every extract ``projects`` pool (default: all seven),
     build their pools and run them, timed per stage, under a throwaway key; then the baselines in
-    the same process. The outputs are checked against the generator's ground truth (a fast
-    wrong answer is no benchmark)."""
+    the same process, ``workers`` at a time as the stages were. The outputs are checked against
+    the generator's ground truth (a fast wrong answer is no benchmark)."""
     from pooling.dev.demo import run_demo
     from pseudonymize import SecretKey
 
     key = SecretKey(secrets.token_bytes(32), "master")  # never the master key
     with PeakMemory() as mem:
-        report = run_demo(spark, conf, zones, key, persons=persons, seed=seed, projects=projects)
+        report = run_demo(
+            spark, conf, zones, key, persons=persons, seed=seed, projects=projects, workers=workers
+        )
         baseline, formats = _baselines(spark, conf, zones, report)
-    stages = {s: 0.0 for s in PIPELINE_STAGES}
-    for name, seconds in report.seconds.items():
-        stages[name.split(" ")[0]] += seconds
+    stages = {s: report.stage_seconds.get(s, 0.0) for s in PIPELINE_STAGES}  # wall time
     rows = sum(r.input_rows for r in report.ingests)
     pooled = sum(w.rows for p in report.pools for w in p.tables.values())
     return PipelineFigures(
@@ -291,25 +294,36 @@ def bench_pipeline(
         stage_rows={"synth": rows, "ingest": rows, "pool": pooled, "run": pooled},
         formats=formats,
         projects=sorted(report.runs),
+        workers=workers,
     )
 
 
 def _baselines(spark: SparkSession, conf, zones, report) -> tuple[dict, dict]:
-    """The bare copies, timed: every extract the run ingested, and every pool's sources."""
+    """The bare copies, timed as the stages were (``report.workers`` at a time): every extract
+    the run ingested, and every pool's sources. A stage's baseline is its wall time; a format's,
+    the sum of its copies' own seconds, as its ingests' are summed."""
     from pooling.ingest.read import read_extract
 
     work = zones.roots["landing"].rstrip("/").rsplit("/", 1)[0] + "/_baseline"
-    storage = Storage(spark)
-    formats: dict[str, dict[str, float]] = {}
-    copy_total = 0.0
-    for r in report.ingests:
+
+    def copy(session: SparkSession, r) -> None:
         contract = conf.agency(r.agency).dataset(r.dataset)
-        t0 = time.perf_counter()
-        read_extract(spark, r.source, contract).write.format("delta").save(
+        read_extract(session, r.source, contract).write.format("delta").save(
             f"{work}/copy/{r.agency}.{r.dataset}"
         )
-        seconds = time.perf_counter() - t0
-        copy_total += seconds
+
+    def copy_pool(session: SparkSession, p) -> None:
+        for table, source in p.sources.items():
+            session.read.format("delta").option("versionAsOf", source["version"]).load(
+                source["table"]
+            ).write.format("delta").save(f"{work}/pool/{p.project}/{table}")
+
+    t0 = time.perf_counter()
+    copies = parallel.each(spark, report.ingests, copy, workers=report.workers)
+    copy_total = time.perf_counter() - t0
+    formats: dict[str, dict[str, float]] = {}
+    for r, (_, seconds) in zip(report.ingests, copies, strict=True):
+        contract = conf.agency(r.agency).dataset(r.dataset)
         f = formats.setdefault(
             contract.format, {"extracts": 0, "rows": 0, "ingest_s": 0.0, "copy_s": 0.0}
         )
@@ -317,15 +331,10 @@ def _baselines(spark: SparkSession, conf, zones, report) -> tuple[dict, dict]:
         f["rows"] += r.input_rows
         f["ingest_s"] += report.seconds[f"ingest {r.agency}.{r.dataset}"]
         f["copy_s"] += seconds
-    pool_total = 0.0
-    for p in report.pools:
-        t0 = time.perf_counter()
-        for table, source in p.sources.items():
-            spark.read.format("delta").option("versionAsOf", source["version"]).load(
-                source["table"]
-            ).write.format("delta").save(f"{work}/pool/{p.project}/{table}")
-        pool_total += time.perf_counter() - t0
-    storage.delete(work, recursive=True)
+    t0 = time.perf_counter()
+    parallel.each(spark, report.pools, copy_pool, workers=report.workers)
+    pool_total = time.perf_counter() - t0
+    Storage(spark).delete(work, recursive=True)
     return {"ingest": copy_total, "pool": pool_total}, formats
 
 
@@ -343,8 +352,8 @@ def stage_lines(f: PipelineFigures) -> list[str]:
     """Per stage: seconds, rows, rows/s and the baseline; per extract format: ingest against
     its bare copy."""
     lines = [
-        f"{f.store} {f.persons:,} persons ({', '.join(f.projects)}); peak memory "
-        f"{f.peak_bytes / 2**30:.1f} GiB",
+        f"{f.store} {f.persons:,} persons ({', '.join(f.projects)}); {f.workers} job(s) at a "
+        f"time; peak memory {f.peak_bytes / 2**30:.1f} GiB",
         f"  {'stage':<8}{'seconds':>9}{'rows':>13}{'rows/s':>11}{'baseline s':>12}{'ratio':>7}",
     ]
     for s in PIPELINE_STAGES:
@@ -454,6 +463,7 @@ def pipeline_one(
     project: str | None,
     *,
     keep: bool,
+    workers: int = 1,
 ) -> PipelineFigures:
     """One size, in this process (a child's work), in a fresh folder under ``root`` (a local
     folder or a store's URI)."""
@@ -463,7 +473,9 @@ def pipeline_one(
     storage.delete(work, recursive=True)
     try:
         projects = [project] if project else None
-        return bench_pipeline(session, conf, Zones.under(work), persons, seed, projects)
+        return bench_pipeline(
+            session, conf, Zones.under(work), persons, seed, projects, workers=workers
+        )
     finally:
         if not keep:
             storage.delete(work, recursive=True)
@@ -525,6 +537,7 @@ def pipeline_children(
     project: str | None,
     *,
     keep: bool,
+    workers: int = 1,
 ) -> Iterator[PipelineFigures]:
     """Each size's figures on each store, from a fresh ``pooling bench pipeline --one`` child
     process run with the global ``options`` (``--conf``, ``--profile``), as each finishes. The
@@ -541,7 +554,8 @@ def pipeline_children(
                 + ["--persons", str(persons), "--seed", str(seed)]
                 + (["--project", project] if project else [])
                 + ["--root", store.root]
-                + (["--keep"] if keep else []),
+                + (["--keep"] if keep else [])
+                + ["--workers", str(workers)],
                 stdout=subprocess.PIPE,
                 text=True,
                 check=False,
