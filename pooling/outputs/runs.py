@@ -21,17 +21,18 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
-from pyspark.storagelevel import StorageLevel
 
 import projects
 from pooling.core import audit, tables
 from pooling.core.config import Conf, ProjectSpec
+from pooling.core.held import held
 from pooling.core.storage import Storage
 from pooling.core.zones import Zones
 from pooling.outputs import reports
@@ -101,14 +102,12 @@ def run_project(
         project, run_id, zones.outputs(project, run_id), {t: v for t, (_, v) in pool.items()}
     )
     person_level = any(POOL_PSEUDONYM in df.columns for df, _ in pool.values())
-    outputs = fn({t: df for t, (df, _) in pool.items()})
-    # Each output is computed once: the check's pass over it fills the cache the write reads.
-    cached = [o.df.persist(StorageLevel.MEMORY_AND_DISK) for o in outputs.values()]
-    try:
+    computed = fn({t: df for t, (df, _) in pool.items()})
+    # Each output is computed once: the check's pass over it stores the rows the write reads,
+    # and the write plans a scan of them, not the joins over the pool again.
+    with ExitStack() as stack:
+        outputs = {n: replace(o, df=stack.enter_context(held(o.df))) for n, o in computed.items()}
         return _checked_and_written(spark, zones, spec, report, outputs, person_level, actor, t0)
-    finally:
-        for df in cached:
-            df.unpersist()
 
 
 def _checked_and_written(
