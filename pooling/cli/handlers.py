@@ -383,6 +383,7 @@ def bench_pipeline(args: argparse.Namespace) -> int:
             args.project,
             keep=args.keep,
             workers=args.workers,
+            warmup=args.warmup,
         )
         print(bench.child_line(figures))
         return 0
@@ -398,6 +399,7 @@ def bench_pipeline(args: argparse.Namespace) -> int:
             args.project,
             keep=args.keep,
             workers=args.workers,
+            warmup=args.warmup,
         ):
             results.append(figures)
             print(bench.pipeline_line(figures), flush=True)

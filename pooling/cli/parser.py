@@ -265,6 +265,13 @@ def _bench(sub: argparse._SubParsersAction) -> None:
         "started on 127.0.0.1 for the run; they take turns at each size",
     )
     bl.add_argument("--keep", action="store_true", help="keep each size's data afterwards")
+    bl.add_argument(
+        "--warmup",
+        type=int,
+        default=2000,
+        help="persons of an untimed run first in each size's process, so that neither the "
+        "pipeline nor its copies meet a cold JVM (default 2000; 0: none)",
+    )
     _workers(bl)
     bl.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a child: one size
     bl.set_defaults(handler=handlers.bench_pipeline)

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 from pooling.dev.bench import (
     PipelineFigures,
@@ -69,3 +70,45 @@ def test_the_pipeline_table_compares_sizes_per_store_and_stores_per_size():
     assert "hdfs   t(0.002M)/t(0.001M) =  2.00" in text
     (line,) = [ln for ln in text.splitlines() if ln.startswith("hdfs/local") and "2,000" in ln]
     assert line.split()[2:] == ["1.67", "1.67", "1.67", "1.67", "1.67"]
+
+
+def test_peak_memory_counts_pages_a_fork_shares_with_its_parent_once():
+    import subprocess
+    import sys
+    import time
+
+    from pooling.dev.bench import PeakMemory
+
+    # 300 MiB written, then a fork that shares them (as the JVM's short-lived helpers do).
+    code = (
+        "import os, sys, time\n"
+        "b = bytearray(300 * 2**20)\n"
+        "pid = os.fork()\n"
+        "print('ready', flush=True) if pid else None\n"
+        "time.sleep(20)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+        memory = PeakMemory()
+        memory._root = parent.pid  # noqa: SLF001  the tree measured: the parent and its fork
+        counted = memory._tree_rss()  # noqa: SLF001
+        resident = sum(
+            int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[21]) * 4096
+            for pid in (parent.pid, *_children(parent.pid))
+        )
+    finally:
+        parent.kill()
+        parent.wait()
+    assert resident > 600 * 2**20  # both processes map the 300 MiB
+    assert 300 * 2**20 < counted < 420 * 2**20  # counted once
+
+
+def _children(pid: int) -> list[int]:
+
+    return [
+        int(p.parent.name)
+        for p in Path("/proc").glob("[0-9]*/stat")
+        if p.exists() and p.read_text().rsplit(")", 1)[1].split()[1] == str(pid)
+    ]
