@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 from pooling.dev.bench import (
@@ -103,6 +104,22 @@ def test_peak_memory_counts_pages_a_fork_shares_with_its_parent_once():
         parent.wait()
     assert resident > 600 * 2**20  # both processes map the 300 MiB
     assert 300 * 2**20 < counted < 420 * 2**20  # counted once
+
+
+def test_peak_memory_counts_nothing_for_a_process_gone_mid_sample():
+    """A fork that exits between the listing of /proc and the read of its memory counts 0, not
+    the resident size it had when listed (which, for a fork of the JVM, is the whole JVM)."""
+    import subprocess
+    import sys
+
+    from pooling.dev.bench import PeakMemory
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert not Path(f"/proc/{gone.pid}").exists()
+    assert PeakMemory._pss(gone.pid, rss=5 * 2**30) == 0  # noqa: SLF001
+    alive = PeakMemory._pss(os.getpid(), rss=0)  # noqa: SLF001  control: this process counts
+    assert alive > 10 * 2**20
 
 
 def _children(pid: int) -> list[int]:
