@@ -65,13 +65,16 @@ def _stage(
     items: Sequence[str],
     job: Callable[[SparkSession, str], T],
     workers: int,
-) -> list[tuple[T, float]]:
-    """One stage's jobs, ``workers`` at a time (:func:`pooling.core.parallel.each`); its wall
-    time in ``report.stage_seconds``."""
+) -> list[T]:
+    """One stage's jobs, ``workers`` at a time (:func:`pooling.core.parallel.each`), their
+    results in order; each job's seconds in ``report.seconds`` ("ingest finance.welfare_registry"),
+    the stage's wall time in ``report.stage_seconds``."""
     t0 = time.monotonic()
     done = parallel.each(spark, items, job, workers=workers)
     report.stage_seconds[stage] = time.monotonic() - t0
-    return done
+    for item, (_, seconds) in zip(items, done, strict=True):
+        report.seconds[f"{stage} {item}"] = seconds
+    return [result for result, _ in done]
 
 
 def _same(got: object, want: object) -> bool:
@@ -163,13 +166,9 @@ def run_demo(
             session, conf, zones, master_key, agency=agency, dataset=dataset, path=path, actor=actor
         )
 
-    for name, (ingested, seconds) in zip(
-        wanted, _stage(report, "ingest", spark, wanted, ingest_one, workers), strict=True
-    ):
-        report.ingests.append(ingested)
-        report.seconds[f"ingest {name}"] = seconds
+    report.ingests += _stage(report, "ingest", spark, wanted, ingest_one, workers)
     log.info("3/4 building %d pools", len(selected))
-    built = _stage(
+    report.pools += _stage(
         report,
         "pool",
         spark,
@@ -177,9 +176,6 @@ def run_demo(
         lambda s, p: build_pool(s, conf, zones, master_key, p, actor=actor),
         workers,
     )
-    for project, (pool, seconds) in zip(selected, built, strict=True):
-        report.pools.append(pool)
-        report.seconds[f"pool {project}"] = seconds
     log.info("4/4 running %d projects", len(selected))
     ran = _stage(
         report,
@@ -189,9 +185,7 @@ def run_demo(
         lambda s, p: run_project(s, conf, zones, p, actor=actor),
         workers,
     )
-    for project, (run, seconds) in zip(selected, ran, strict=True):
-        report.runs[project] = run
-        report.seconds[f"run {project}"] = seconds
+    report.runs.update(zip(selected, ran, strict=True))
     report.mismatches = compare_counts(report)
     _check_outputs(spark, report, checks)
     return report
