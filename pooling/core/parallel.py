@@ -36,8 +36,9 @@ def each(
 ) -> list[tuple[R, float]]:
     """``job(session, item)`` for every item, at most ``workers`` at a time: its result and its
     seconds, in the order of ``items``. With one worker the jobs run in ``spark`` itself, one
-    after another. Every job runs to its end; then the first failure (in item order) is raised,
-    so no job is left half-done behind an error."""
+    after another, and the first failure stops the rest. Side by side, every job started runs to
+    its end, then the first failure (in item order) is raised, so no job is left half-done behind
+    another's error."""
 
     def timed(session: SparkSession, item: T) -> tuple[R, float]:
         t0 = time.monotonic()
