@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import reduce
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -173,44 +173,80 @@ def _bucket(size: Column, k: int) -> tuple[Column, Column]:
     return low.cast("long"), label
 
 
-def figures(
-    scope: str,
-    cls: DataFrame,
-    risk: RiskSettings,
-    qis: list[str],
-    population: DataFrame | None = None,
-    pairs: Sequence[tuple[str, str]] = (),
-) -> Figures:
-    """The scope's figures from its classes (:func:`classes`); journalist risk from the
-    population's classes on ``pairs`` (class column, population column), never empty."""
-    k, size = risk.k, F.col(SIZE)
-    ls = [c for c in cls.columns if c.startswith("_l__")]
-    # One pass: the histogram, each bucket with its smallest class and ℓ; every other figure
-    # follows from its few rows (buckets under k hold one size each).
+@dataclass(frozen=True)
+class Scope:
+    """What one set of figures is computed from: a table's classes (or the pool's), its QIs, and
+    for journalist risk the population's signatures with the (class, population) QI pairs."""
+
+    name: str
+    classes: DataFrame
+    qis: list[str]
+    population: DataFrame | None = None
+    pairs: Sequence[tuple[str, str]] = ()
+
+
+def all_figures(scopes: Sequence[Scope], risk: RiskSettings) -> list[Figures]:
+    """Every scope's figures, in order, from two Spark jobs in all: the histograms of every scope
+    in one, the journalist sums of every scope with a population in the other. A pool of nine
+    tables took twenty small jobs, one or two per scope, each mostly fixed cost."""
+    if not scopes:
+        return []
+    ells = sorted({c for s in scopes for c in s.classes.columns if c.startswith("_l__")})
+    hist: dict[str, list[Row]] = {s.name: [] for s in scopes}
+    for r in _histograms(scopes, ells, risk.k).collect():
+        hist[r["_scope"]].append(r)
+    matched = [s for s in scopes if s.population is not None]
+    sums = _journalist_sums(matched, risk.k).collect() if matched else []
+    journalist = {r["_scope"]: r for r in sums}
+    return [
+        _figures(s, sorted(hist[s.name], key=lambda r: r["low"]), journalist.get(s.name), risk.k)
+        for s in scopes
+    ]
+
+
+def _histograms(scopes: Sequence[Scope], ells: list[str], k: int) -> DataFrame:
+    """Per scope and histogram bucket: classes, members, the smallest class and the smallest ℓ
+    per sensitive attribute (null where the scope has none); every other figure follows from
+    these few rows (buckets under k hold one size each)."""
+    size = F.col(SIZE)
     low, label = _bucket(size, k)
-    hist = (
-        cls.groupBy(low.alias("low"), label.alias("label"))
-        .agg(
-            F.count(F.lit(1)).alias("c"),
-            F.sum(size).alias("m"),
-            F.min(size).alias("min"),
-            *[F.min(F.when(F.col(c) > 0, F.col(c))).alias(c) for c in ls],
-        )
-        .orderBy("low")
-        .collect()
+    sizes = reduce(
+        DataFrame.unionByName,
+        [
+            s.classes.select(
+                F.lit(s.name).alias("_scope"),
+                size,
+                *[
+                    (F.col(c) if c in s.classes.columns else F.lit(None)).cast("int").alias(c)
+                    for c in ells
+                ],
+            )
+            for s in scopes
+        ],
     )
+    return sizes.groupBy("_scope", low.alias("low"), label.alias("label")).agg(
+        F.count(F.lit(1)).alias("c"),
+        F.sum(size).alias("m"),
+        F.min(size).alias("min"),
+        *[F.min(F.when(F.col(c) > 0, F.col(c))).alias(c) for c in ells],
+    )
+
+
+def _figures(scope: Scope, hist: list[Row], journalist_row: Row | None, k: int) -> Figures:
+    """A scope's figures from its histogram rows and its journalist sums (or None)."""
+    ls = [c for c in scope.classes.columns if c.startswith("_l__")]
     members, n_classes = sum(r["m"] for r in hist), sum(r["c"] for r in hist)
     smallest = min((r["min"] for r in hist), default=None)
     below = sum(r["m"] for r in hist if r["low"] < k)
     prosecutor = (below / members, 1 / smallest, n_classes / members) if members else (0, 0, 0)
     ell = {c: min((r[c] for r in hist if r[c] is not None), default=None) for c in ls}
     journalist, matched = None, None
-    if population is not None:
-        journalist, matched = _journalist(cls, population, pairs, k)
+    if scope.population is not None:
+        journalist, matched = _journalist(journalist_row)
     return Figures(
-        scope=scope,
+        scope=scope.name,
         k=k,
-        quasi_identifiers=qis,
+        quasi_identifiers=scope.qis,
         members=members,
         classes=n_classes,
         min_class_size=smallest,
@@ -224,27 +260,39 @@ def figures(
     )
 
 
-def _journalist(
-    cls: DataFrame, population: DataFrame, pairs: Sequence[tuple[str, str]], k: int
-) -> tuple[tuple[float, float, float] | None, int]:
-    """Each sample class's F: the population members sharing its values on ``pairs`` (every
-    sample class maps to one population class, its columns being a superset)."""
-    pop_cols = [p for _, p in pairs]
-    pop = population.groupBy(*pop_cols).agg(F.count(F.lit(1)).alias("_F"))
-    pop = pop.select(*[F.col(p).alias(f"_pop{i}") for i, p in enumerate(pop_cols)], "_F")
-    # Null-safe: a null set (no value, or absent) is a value of the signature like any other.
-    cond = [F.col(c).eqNullSafe(F.col(f"_pop{i}")) for i, (c, _) in enumerate(pairs)]
-    joined = cls.join(pop, reduce(lambda a, b: a & b, cond), "inner")
+def _journalist_sums(scopes: Sequence[Scope], k: int) -> DataFrame:
+    """Per scope, the sums journalist risk needs: each sample class's F is the number of
+    population members sharing its values on the scope's pairs (every sample class maps to one
+    population class, its columns being a superset)."""
+    parts = []
+    for s in scopes:
+        if s.population is None:
+            raise ValueError(f"scope {s.name} has no population to match")
+        pop_cols = [p for _, p in s.pairs]
+        pop = s.population.groupBy(*pop_cols).agg(F.count(F.lit(1)).alias("_F"))
+        pop = pop.select(*[F.col(p).alias(f"_pop{i}") for i, p in enumerate(pop_cols)], "_F")
+        # Null-safe: a null set (no value, or absent) is a value of the signature like any other.
+        cond = [F.col(c).eqNullSafe(F.col(f"_pop{i}")) for i, (c, _) in enumerate(s.pairs)]
+        joined = s.classes.join(pop, reduce(lambda a, b: a & b, cond), "inner")
+        parts.append(joined.select(F.lit(s.name).alias("_scope"), SIZE, "_F"))
     size, f = F.col(SIZE), F.col("_F")
-    row = joined.agg(
-        F.sum(size).alias("n"),
-        F.count(F.lit(1)).alias("classes"),
-        F.sum(f).alias("sum_f"),
-        F.min(f).alias("min_f"),
-        F.sum(F.when(f < k, size)).alias("risky"),  # records with 1/F > t = 1/k
-        F.sum(size / f).alias("sum_inv"),
-    ).first()
-    n = int(row["n"] or 0)
+    return (
+        reduce(DataFrame.unionByName, parts)
+        .groupBy("_scope")
+        .agg(
+            F.sum(size).alias("n"),
+            F.count(F.lit(1)).alias("classes"),
+            F.sum(f).alias("sum_f"),
+            F.min(f).alias("min_f"),
+            F.sum(F.when(f < k, size)).alias("risky"),  # records with 1/F > t = 1/k
+            F.sum(size / f).alias("sum_inv"),
+        )
+    )
+
+
+def _journalist(row: Row | None) -> tuple[tuple[float, float, float] | None, int]:
+    """rA, rB, rC and the matched records from a scope's sums; none matched: (None, 0)."""
+    n = int(row["n"] or 0) if row is not None else 0
     if not n:
         return None, 0
     rc = max(row["classes"] / row["sum_f"], row["sum_inv"] / n)
@@ -265,25 +313,21 @@ def measure(
     qis = {t: quasi_identifiers(standard, risk, df.columns) for t, df in people.items()}
     sigs = {t: signature(df, t, qis[t], risk.sensitive).cache() for t, df in people.items()}
     pop = risk.population if risk.population in people else None
-    out = []
-    try:
-        for t, sig in sigs.items():
-            shared = [q for q in qis[t] if pop and q in qis[pop]]
-            cls = classes(sig, risk.sensitive).cache()
-            population = sigs[pop] if pop and shared else None
-            pairs = [(qi_column(t, q), qi_column(pop, q)) for q in shared] if pop else []
-            out.append(figures(t, cls, risk, qis[t], population, pairs))
-            cls.unpersist()
-        pool = pool_signature(sigs, risk.sensitive)
-        cls = classes(pool, risk.sensitive).cache()
-        pairs = [(qi_column(pop, q), qi_column(pop, q)) for q in qis[pop]] if pop else []
-        all_qis = [qi_column(t, q) for t in people for q in qis[t]]
-        out.append(figures(POOL, cls, risk, all_qis, sigs[pop] if pairs else None, pairs))
-        cls.unpersist()
+    scopes = []
+    for t, sig in sigs.items():
+        shared = [q for q in qis[t] if pop and q in qis[pop]]
+        pairs = [(qi_column(t, q), qi_column(pop, q)) for q in shared] if pop else []
+        population = sigs[pop] if pop and shared else None
+        scopes.append(Scope(t, classes(sig, risk.sensitive).cache(), qis[t], population, pairs))
+    pairs = [(qi_column(pop, q), qi_column(pop, q)) for q in qis[pop]] if pop else []
+    all_qis = [qi_column(t, q) for t in people for q in qis[t]]
+    pool = classes(pool_signature(sigs, risk.sensitive), risk.sensitive).cache()
+    scopes.append(Scope(POOL, pool, all_qis, sigs[pop] if pairs else None, pairs))
+    try:  # the classes are cached: both jobs of all_figures read them
+        return all_figures(scopes, risk)
     finally:
-        for sig in sigs.values():
-            sig.unpersist()
-    return out
+        for frame in [*sigs.values(), *(s.classes for s in scopes)]:
+            frame.unpersist()
 
 
 def as_details(figs: Sequence[Figures]) -> dict[str, object]:
