@@ -192,15 +192,16 @@ def all_figures(scopes: Sequence[Scope], risk: RiskSettings) -> list[Figures]:
     if not scopes:
         return []
     ells = sorted({c for s in scopes for c in s.classes.columns if c.startswith("_l__")})
-    hist: dict[str, list[Row]] = {s.name: [] for s in scopes}
+    # Rows are told apart by the scope's position: a table may be named as the pool scope is.
+    hist: list[list[Row]] = [[] for _ in scopes]
     for r in _histograms(scopes, ells, risk.k).collect():
         hist[r["_scope"]].append(r)
-    matched = [s for s in scopes if s.population is not None]
-    sums = _journalist_sums(matched, risk.k).collect() if matched else []
+    matched = [i for i, s in enumerate(scopes) if s.population is not None]
+    sums = _journalist_sums(scopes, matched, risk.k).collect() if matched else []
     journalist = {r["_scope"]: r for r in sums}
     return [
-        _figures(s, sorted(hist[s.name], key=lambda r: r["low"]), journalist.get(s.name), risk.k)
-        for s in scopes
+        _figures(s, sorted(hist[i], key=lambda r: r["low"]), journalist.get(i), risk.k)
+        for i, s in enumerate(scopes)
     ]
 
 
@@ -214,14 +215,14 @@ def _histograms(scopes: Sequence[Scope], ells: list[str], k: int) -> DataFrame:
         DataFrame.unionByName,
         [
             s.classes.select(
-                F.lit(s.name).alias("_scope"),
+                F.lit(i).alias("_scope"),
                 size,
                 *[
                     (F.col(c) if c in s.classes.columns else F.lit(None)).cast("int").alias(c)
                     for c in ells
                 ],
             )
-            for s in scopes
+            for i, s in enumerate(scopes)
         ],
     )
     return sizes.groupBy("_scope", low.alias("low"), label.alias("label")).agg(
@@ -260,12 +261,13 @@ def _figures(scope: Scope, hist: list[Row], journalist_row: Row | None, k: int) 
     )
 
 
-def _journalist_sums(scopes: Sequence[Scope], k: int) -> DataFrame:
-    """Per scope, the sums journalist risk needs: each sample class's F is the number of
-    population members sharing its values on the scope's pairs (every sample class maps to one
-    population class, its columns being a superset)."""
+def _journalist_sums(scopes: Sequence[Scope], matched: Sequence[int], k: int) -> DataFrame:
+    """Per scope of ``matched`` (positions in ``scopes``), the sums journalist risk needs: each
+    sample class's F is the number of population members sharing its values on the scope's pairs
+    (every sample class maps to one population class, its columns being a superset)."""
     parts = []
-    for s in scopes:
+    for i in matched:
+        s = scopes[i]
         if s.population is None:
             raise ValueError(f"scope {s.name} has no population to match")
         pop_cols = [p for _, p in s.pairs]
@@ -274,7 +276,7 @@ def _journalist_sums(scopes: Sequence[Scope], k: int) -> DataFrame:
         # Null-safe: a null set (no value, or absent) is a value of the signature like any other.
         cond = [F.col(c).eqNullSafe(F.col(f"_pop{i}")) for i, (c, _) in enumerate(s.pairs)]
         joined = s.classes.join(pop, reduce(lambda a, b: a & b, cond), "inner")
-        parts.append(joined.select(F.lit(s.name).alias("_scope"), SIZE, "_F"))
+        parts.append(joined.select(F.lit(i).alias("_scope"), SIZE, "_F"))
     size, f = F.col(SIZE), F.col("_F")
     return (
         reduce(DataFrame.unionByName, parts)

@@ -35,8 +35,8 @@ BOUNDED = {
     ("pooling/core/tables.py", "commit_with"): "one row per commit of the table's history",
     ("pooling/core/tables.py", "upsert"): "the newest commit (LIMIT 1)",
     ("pooling/ingest/draft.py", "_profile"): "the draft's sample, limit(SAMPLE_ROWS)",
-    ("pooling/pools/risk.py", "figures"): "one row per class-size bucket",
-    ("pooling/pools/risk.py", "_journalist"): "one aggregate row",
+    ("pooling/pools/risk.py", "all_figures"): "per scope, one row per class-size bucket and "
+    "one aggregate row",
     ("pooling/pools/enforce.py", "_below"): "one aggregate row",
     ("pooling/pools/enforce.py", "_suppressed"): "the largest class: one row",
     ("pooling/pools/enforce.py", "_suppress"): "one aggregate row",
