@@ -199,7 +199,7 @@ class PeakMemory:
             pass
         return 0
 
-    def _tree_rss(self) -> int:
+    def _tree_memory(self) -> int:
         children: dict[int, list[int]] = {}
         rss: dict[int, int] = {}
         for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -220,7 +220,7 @@ class PeakMemory:
 
     def _run(self, interval: float) -> None:
         while not self._stop.wait(interval):
-            self.peak = max(self.peak, self._tree_rss())
+            self.peak = max(self.peak, self._tree_memory())
 
     def __enter__(self) -> PeakMemory:
         self._thread.start()

@@ -196,8 +196,8 @@ def all_figures(scopes: Sequence[Scope], risk: RiskSettings) -> list[Figures]:
     hist: list[list[Row]] = [[] for _ in scopes]
     for r in _histograms(scopes, ells, risk.k).collect():
         hist[r["_scope"]].append(r)
-    matched = [i for i, s in enumerate(scopes) if s.population is not None]
-    sums = _journalist_sums(scopes, matched, risk.k).collect() if matched else []
+    matched = any(s.population is not None for s in scopes)
+    sums = _journalist_sums(scopes, risk.k).collect() if matched else []
     journalist = {r["_scope"]: r for r in sums}
     return [
         _figures(s, sorted(hist[i], key=lambda r: r["low"]), journalist.get(i), risk.k)
@@ -261,20 +261,20 @@ def _figures(scope: Scope, hist: list[Row], journalist_row: Row | None, k: int) 
     )
 
 
-def _journalist_sums(scopes: Sequence[Scope], matched: Sequence[int], k: int) -> DataFrame:
-    """Per scope of ``matched`` (positions in ``scopes``), the sums journalist risk needs: each
-    sample class's F is the number of population members sharing its values on the scope's pairs
-    (every sample class maps to one population class, its columns being a superset)."""
+def _journalist_sums(scopes: Sequence[Scope], k: int) -> DataFrame:
+    """Per scope with a population (by its position in ``scopes``), the sums journalist risk
+    needs: each sample class's F is the number of population members sharing its values on the
+    scope's pairs (every sample class maps to one population class, its columns being a
+    superset)."""
     parts = []
-    for i in matched:
-        s = scopes[i]
+    for i, s in enumerate(scopes):
         if s.population is None:
-            raise ValueError(f"scope {s.name} has no population to match")
+            continue
         pop_cols = [p for _, p in s.pairs]
         pop = s.population.groupBy(*pop_cols).agg(F.count(F.lit(1)).alias("_F"))
-        pop = pop.select(*[F.col(p).alias(f"_pop{i}") for i, p in enumerate(pop_cols)], "_F")
+        pop = pop.select(*[F.col(p).alias(f"_pop{j}") for j, p in enumerate(pop_cols)], "_F")
         # Null-safe: a null set (no value, or absent) is a value of the signature like any other.
-        cond = [F.col(c).eqNullSafe(F.col(f"_pop{i}")) for i, (c, _) in enumerate(s.pairs)]
+        cond = [F.col(c).eqNullSafe(F.col(f"_pop{j}")) for j, (c, _) in enumerate(s.pairs)]
         joined = s.classes.join(pop, reduce(lambda a, b: a & b, cond), "inner")
         parts.append(joined.select(F.lit(i).alias("_scope"), SIZE, "_F"))
     size, f = F.col(SIZE), F.col("_F")

@@ -94,7 +94,7 @@ def test_peak_memory_counts_pages_a_fork_shares_with_its_parent_once():
         time.sleep(0.5)
         memory = PeakMemory()
         memory._root = parent.pid  # noqa: SLF001  the tree measured: the parent and its fork
-        counted = memory._tree_rss()  # noqa: SLF001
+        counted = memory._tree_memory()  # noqa: SLF001
         resident = sum(
             int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[21]) * 4096
             for pid in (parent.pid, *_children(parent.pid))
@@ -123,7 +123,6 @@ def test_peak_memory_counts_nothing_for_a_process_gone_mid_sample():
 
 
 def _children(pid: int) -> list[int]:
-
     return [
         int(p.parent.name)
         for p in Path("/proc").glob("[0-9]*/stat")
