@@ -132,6 +132,12 @@ def build_session(
         # Spark 4 reads CSV only in Unicode or Latin-1 unless told to allow every JDK charset:
         # Thai agencies' legacy systems export TIS-620 / CP874 (a contract's 'encoding').
         "spark.sql.legacy.javaCharsets": "true",
+        # A broadcast join's hash table takes at least one page of this size, held until the
+        # context cleaner drops the broadcast. Spark sizes pages from the heap (64 MB on a 6 GiB
+        # driver): a 50-row table then cost 64 MB, and two stores' whole jobs side by side filled
+        # the driver's heap with them (CI: "Not enough memory to build and broadcast"). Sorts and
+        # aggregates take more, smaller pages; a profile may set its own.
+        "spark.buffer.pageSize": "4m",
         # Analysts and jobs address tables through the catalog and the zones, never raw paths.
         "spark.sql.warehouse.dir": resolve_path(profile.storage.root, base_dir) + "/_warehouse",
         **profile.spark.conf,

@@ -1,0 +1,22 @@
+"""The session pooling.core.session builds (the suite's shared one is built by it, for the local
+profile): what it costs to run the jobs side by side in one driver."""
+
+from pyspark.sql import functions as F
+
+MB = 2**20
+
+
+def test_a_broadcast_of_a_small_table_holds_a_few_megabytes_not_a_64_mb_page(spark):
+    """Every broadcast hash table is held in the block store until the context cleaner drops it;
+    with Spark's default page size on this driver each one, however small, took 64 MB, and jobs
+    side by side ran the driver out of heap."""
+    memory = spark._jvm.org.apache.spark.SparkEnv.get().memoryManager()
+    people = spark.range(20_000).select(F.sha2(F.col("id").cast("string"), 256).alias("p"))
+    few = people.limit(50).withColumn("flag", F.lit(True))
+    before = memory.storageMemoryUsed()
+    joined = people.join(F.broadcast(few), "p")
+    assert joined.count() == 50
+    plan = joined._jdf.queryExecution().executedPlan().toString()
+    assert "BroadcastHashJoin" in plan  # a hash table of string keys (not a long-keyed one)
+    grown = memory.storageMemoryUsed() - before
+    assert 0 < grown < 8 * MB, f"{grown / MB:.1f} MB held for a 50-row broadcast"
