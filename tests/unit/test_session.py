@@ -18,5 +18,6 @@ def test_a_broadcast_of_a_small_table_holds_a_few_megabytes_not_a_64_mb_page(spa
     assert joined.count() == 50
     plan = joined._jdf.queryExecution().executedPlan().toString()
     assert "BroadcastHashJoin" in plan  # a hash table of string keys (not a long-keyed one)
+    # No lower bound: the context cleaner may free an earlier test's blocks meanwhile.
     grown = memory.storageMemoryUsed() - before
-    assert 0 < grown < 8 * MB, f"{grown / MB:.1f} MB held for a 50-row broadcast"
+    assert grown < 8 * MB, f"{grown / MB:.1f} MB held for a 50-row broadcast"
