@@ -54,8 +54,14 @@ def test_headline_figures_equal_the_ground_truth(demo):
     assert total("education_labour.employment_within_12m", "employed_12m") > 0
 
 
-def test_every_project_ran_with_charts_and_a_report(demo, conf):
-    report, _, _ = demo
+def test_every_project_ran_with_charts_and_a_report(demo, conf, spark_session):
+    """Every run has its manifest, a PNG per headline output and a report whose chart figures
+    are those of the output table as written (read back here, at the manifest's version)."""
+    import projects
+    from pooling.outputs.reports import _markdown_table, chart_data
+    from pooling.pools import pool_tables
+
+    report, zones, _ = demo
     assert set(report.runs) == set(conf.projects) and len(conf.projects) == 7
     for project, run in report.runs.items():
         directory = Path(run.directory)
@@ -72,6 +78,21 @@ def test_every_project_ran_with_charts_and_a_report(demo, conf):
             assert f"| {table} | {version} |" in text
         for name in manifest["outputs"]:
             assert f"### {name}" in text
+        # The charts' specs, from the project's outputs as planned (nothing computed).
+        pool = {
+            t: df for t, (df, _) in pool_tables(spark_session, zones, conf.project(project)).items()
+        }
+        charts = {n: o.chart for n, o in projects.get(project)(pool).items() if o.chart}
+        assert charts, project
+        for name, chart in charts.items():
+            written = manifest["outputs"][name]
+            cells = (
+                spark_session.read.format("delta")
+                .option("versionAsOf", written["version"])
+                .load(written["path"])
+                .toPandas()
+            )
+            assert _markdown_table(chart_data(cells, chart)) in text, f"{project}.{name}"
 
 
 def _column_values(spark, paths, column):
