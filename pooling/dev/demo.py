@@ -152,7 +152,7 @@ def run_demo(
     checks = [c for c in TRUTH_CHECKS if c[0] in selected]
     # With a subset, only what those projects need; by default every extract and truth.
     subset = None if projects is None else (wanted, [t for *_, t in checks])
-    report = _synthesise(spark, conf, zones, persons, seed, subset)
+    report = _synthesise(spark, conf, zones, persons, seed, subset, workers)
     report.workers = workers
     landing, manifest = report.landing, report.manifest
 
@@ -198,19 +198,19 @@ def _synthesise(
     persons: int,
     seed: int,
     subset: tuple[list[str], list[str]] | None,
+    workers: int,
 ) -> DemoReport:
     """Stage 1: the extracts and their ground truth in the landing zone (``subset``: only these
-    datasets and truths)."""
+    datasets and truths), ``workers`` at a time like the other stages."""
     landing = zones.landing(f"synthetic-s{seed}-n{persons}")
     plan = SynthPlan(persons=persons, seed=seed, reference_date=conf.standard.reference_date)
     log.info("1/4 synthesising %s persons (seed %s) into %s", f"{persons:,}", seed, landing)
     t0 = time.monotonic()
     synthetic = generate(spark, plan)
     try:
-        manifest = (
-            write_extracts(synthetic, landing)
-            if subset is None
-            else write_extracts(synthetic, landing, datasets=subset[0], truths=subset[1])
+        datasets, truths = subset or (None, None)
+        manifest = write_extracts(
+            synthetic, landing, datasets=datasets, truths=truths, workers=workers
         )
     finally:
         synthetic.release()

@@ -17,10 +17,11 @@ import zipfile
 from collections.abc import Callable, Collection
 from dataclasses import asdict
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.storagelevel import StorageLevel
 
+from pooling.core import parallel
 from pooling.core.storage import Storage
 from pooling.dev.synth.extracts import Extract, ExtractSpec, Synthetic
 from pooling.dev.synth.faults import STRAY
@@ -182,13 +183,17 @@ def write_extracts(
     *,
     datasets: Collection[str] | None = None,
     truths: Collection[str] | None = None,
+    workers: int = parallel.DEFAULT_WORKERS,
 ) -> dict[str, object]:
     """Write the extracts under ``out_dir/<agency>/<dataset>/`` and ``out_dir/manifest.json``
     (the ground truth). Returns the manifest.
 
     ``datasets`` ("agency.dataset") and ``truths`` (names in :data:`TRUTHS`) narrow it to what one
     project needs (the pipeline benchmark); by default everything is written. A truth needs the
-    extracts it is computed from.
+    extracts it is computed from. The extracts, then the truths, go ``workers`` at a time, as the
+    demo's stages do: a small extract's write is mostly driver time (planning, the rename of its
+    files), which another's tasks fill. Each file's bytes depend on its plan only, never on the
+    order they are written in.
     """
     unknown = sorted(set(datasets or ()) - set(synthetic.extracts)) + sorted(
         set(truths or ()) - set(TRUTHS)
@@ -196,14 +201,14 @@ def write_extracts(
     if unknown:
         raise ValueError(f"unknown extract or truth name(s) {unknown}")
     out_dir = str(out_dir).rstrip("/")
-    storage = Storage(synthetic.people.sparkSession)
+    spark = synthetic.people.sparkSession
+    storage = Storage(spark)
     storage.delete(out_dir, recursive=True)
-    manifest: dict[str, object] = {"plan": asdict(synthetic.plan), "datasets": {}, "truth": {}}
-    accepted: Accepted = {}
-    for name, extract in synthetic.extracts.items():
-        if datasets is not None and name not in datasets:
-            continue
+    accepted: Accepted = {}  # one key per extract, each set by the thread writing it
+
+    def write_one(_: SparkSession, name: str) -> dict[str, object]:
         t0 = time.monotonic()
+        extract = synthetic.extracts[name]
         spec = extract.spec
         # Computed once: written, counted, and its accepted rows kept for the ground truth.
         rows = extract.rows.persist(StorageLevel.MEMORY_AND_DISK)
@@ -215,14 +220,15 @@ def write_extracts(
         )
         counts = fault_counts(extract, rows)
         if name in TRUTH_COLUMNS:
-            accepted[name] = (
-                accepted_rows(rows)
-                .select(*TRUTH_COLUMNS[name])
-                .persist(StorageLevel.MEMORY_AND_DISK)
-            )
-            accepted[name].count()
+            kept = accepted_rows(rows).select(*TRUTH_COLUMNS[name])
+            kept = kept.persist(StorageLevel.MEMORY_AND_DISK)
+            kept.count()
+            accepted[name] = kept
         rows.unpersist()
-        manifest["datasets"][name] = {  # type: ignore[index]
+        progress(
+            f"synth {name}: {counts['rows']:,} rows ({spec.format}) in {time.monotonic() - t0:.1f}s"
+        )
+        return {
             "format": spec.format,
             "path": f"{spec.agency}/{spec.dataset}",
             "person_level": spec.person_level,
@@ -232,20 +238,26 @@ def write_extracts(
             "compression": spec.compression,
             **counts,
         }
-        progress(
-            f"synth {name}: {counts['rows']:,} rows ({spec.format}) in {time.monotonic() - t0:.1f}s"
-        )
-    t0 = time.monotonic()
-    for truth_name, fn in TRUTHS.items():
-        if truths is not None and truth_name not in truths:
-            continue
-        df = fn(synthetic.people, accepted)
-        manifest["truth"][truth_name] = [  # type: ignore[index]
-            r.asDict() for r in df.orderBy(*df.columns[:3]).collect()
-        ]
-    for df in accepted.values():
-        df.unpersist()
+
+    def truth_one(_: SparkSession, name: str) -> list[dict[str, object]]:
+        df = TRUTHS[name](synthetic.people, accepted)
+        return [r.asDict() for r in df.orderBy(*df.columns[:3]).collect()]
+
+    names = [n for n in synthetic.extracts if datasets is None or n in datasets]
+    try:
+        written = parallel.each(spark, names, write_one, workers=workers)
+        t0 = time.monotonic()
+        wanted = [t for t in TRUTHS if truths is None or t in truths]
+        found = parallel.each(spark, wanted, truth_one, workers=workers)
+    finally:
+        for df in accepted.values():
+            df.unpersist()
     progress(f"synth ground truth in {time.monotonic() - t0:.1f}s")
+    manifest: dict[str, object] = {
+        "plan": asdict(synthetic.plan),
+        "datasets": {n: entry for n, (entry, _) in zip(names, written, strict=True)},
+        "truth": {t: cells for t, (cells, _) in zip(wanted, found, strict=True)},
+    }
     text = json.dumps(manifest, indent=1, ensure_ascii=False, default=str, sort_keys=True)
     storage.write_text(f"{out_dir}/manifest.json", text + "\n")
     return manifest
