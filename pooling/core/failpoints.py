@@ -21,7 +21,7 @@ ENV = "POOLING_FAILPOINT"
 POINTS = frozenset(
     {
         "ingest.table_written",  # the de-identified table committed; no quarantine, no event
-        "pool.table_built",  # the pool's first table rebuilt; the others and the marker not yet
+        "pool.table_built",  # one table rebuilt (another may be mid-write); no marker yet
         "release.output_staged",  # the first output of a release staged; no manifest
         "release.moved",  # the release in place; no audit event, the run still pending
     }

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 
-from pooling.core import audit, failpoints, tables
+from pooling.core import audit, failpoints, parallel, tables
 from pooling.core.config import Conf, PoolSource, ProjectSpec
 from pooling.core.constraints import as_properties, contract_constraints, pool_constraints
 from pooling.core.errors import ContractError
@@ -102,9 +102,10 @@ def build_pool(
     project: str,
     *,
     actor: str | None = None,
+    workers: int = parallel.DEFAULT_WORKERS,
 ) -> PoolReport:
-    """Every table of the project's pool, from the current de-identified tables, then the
-    audit event."""
+    """Every table of the project's pool, from the current de-identified tables (``workers``
+    written at a time), then the audit event."""
     spec: ProjectSpec = conf.project(project)
     pool_key = derive_pool_key(master_key, project, spec.pool_key_version)
     report = PoolReport(project, pool_key.key_id, spec.pool_key_version)
@@ -113,10 +114,22 @@ def build_pool(
     frames = {t: _read_table(build, t, src) for t, src in spec.pool.items()}
     if spec.risk is not None:  # before any write: a refused pool leaves the last build as it was
         frames, report.enforcement = enforce(frames, conf.standard, spec.risk, project)
-    for table, src in spec.pool.items():
-        _build_table(build, table, src, frames[table])
+
+    def write(_: SparkSession, table: str) -> tuple[tables.Written, DataFrame]:
+        built = _build_table(build, table, spec.pool[table], frames[table])
         failpoints.reached("pool.table_built")
-    written = {t: tables.read_version(spark, w.path, w.version) for t, w in report.tables.items()}
+        # The risk is measured on what was committed, read back here: listing the new
+        # version's files makes Delta rebuild its state (two small jobs, ~0.6 s), which then
+        # overlaps the other table's write instead of queueing in the measure.
+        committed = tables.read_version(spark, built.path, built.version)
+        committed.inputFiles()
+        return built, committed
+
+    # Each table its own commit, ``workers`` at a time (a small table's write is mostly driver
+    # time); the build is complete only with its marker, written after the last of them.
+    done = parallel.each(spark, list(spec.pool), write, workers=workers)
+    report.tables = {t: w for t, ((w, _), _) in zip(spec.pool, done, strict=True)}
+    written = {t: df for t, ((_, df), _) in zip(spec.pool, done, strict=True)}
     report.risk = risk.measure(written, conf.standard, risk.settings(spec))
     marker = {
         "project": project,
@@ -192,9 +205,9 @@ def _read_table(b: _Build, table: str, src: PoolSource) -> DataFrame:
     )
 
 
-def _build_table(b: _Build, table: str, src: PoolSource, df: DataFrame) -> None:
+def _build_table(b: _Build, table: str, src: PoolSource, df: DataFrame) -> tables.Written:
     """One pool table (``df``, as read and enforced), with the source's constraints that still
-    hold and its metadata; recorded in the report."""
+    hold and its metadata."""
     spark, conf, zones, spec, pool_key, report, now = (
         b.spark,
         b.conf,
@@ -222,7 +235,7 @@ def _build_table(b: _Build, table: str, src: PoolSource, df: DataFrame) -> None:
     # A column that coarsening replaced clusters no more.
     cluster = src.cluster_by if src.cluster_by is not None else default
     cluster_by = [c for c in cluster if c in df.columns]
-    report.tables[table] = tables.replace_table(
+    return tables.replace_table(
         spark,
         df,
         zones.pool(project, table),

@@ -194,7 +194,9 @@ def test_killed_between_two_pool_tables_runs_read_the_last_whole_build(pooled, s
     _killed_at("pool.table_built", [str(POOLING), "pool", "--project", PROJECT], data)
     now = {t: tables.current_version(spark, zones.pool(PROJECT, t)) for t in built}
     rebuilt = [t for t in built if now[t] > built[t]]
-    assert len(rebuilt) == 1  # one table of the new build committed, then the kill
+    # The kill came after one table of the new build committed (tables are written two at a
+    # time, so the other one writing may have committed too), never after all of them.
+    assert 1 <= len(rebuilt) < len(built)
     # A run reads the last whole build: the marker still names its versions, for every table.
     assert built_versions(spark, zones, PROJECT) == built
     for t, (df, v) in pool_tables(spark, zones, spec).items():

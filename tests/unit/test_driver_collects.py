@@ -50,7 +50,7 @@ BOUNDED = {
     ("pooling/dev/demo.py", "_check_outputs"): "an output's cells, against the truth",
     ("pooling/dev/bench.py", "bench_pseudonymize"): "the benchmark's fixed-size sample",
     ("pooling/dev/synth/truth.py", "fault_counts"): "one row per planted fault kind",
-    ("pooling/dev/synth/write.py", "write_extracts"): "the ground truth's aggregate cells",
+    ("pooling/dev/synth/write.py", "truth_one"): "the ground truth's aggregate cells",
     ("pooling/dev/synth/write.py", "_write_workbook"): (
         "streamed one partition at a time into an Excel sheet (at most a million rows): Spark "
         "has no Excel writer"
