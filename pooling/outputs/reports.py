@@ -10,14 +10,10 @@ import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only, no display
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from projects import Chart, Output  # noqa: E402
+from projects import Chart, Output
 
 
 def chart_data(cells: pd.DataFrame, chart: Chart) -> pd.DataFrame:
@@ -50,7 +46,10 @@ def draw_cells(cells: pd.DataFrame, dims: tuple[str, ...], chart: Chart) -> byte
 def draw(data: pd.DataFrame, chart: Chart) -> bytes:
     """The chart as PNG bytes (written by the caller, to whichever store the zone is on)."""
     many = len(data.index) > 24
-    fig, ax = plt.subplots(figsize=(12 if many else 8, 4.5), dpi=100)
+    # A Figure of its own, not pyplot's global figure manager: outputs and project runs draw
+    # side by side in threads, and pyplot's state is not thread-safe. Figure draws with Agg.
+    fig = Figure(figsize=(12 if many else 8, 4.5), dpi=100)
+    ax = fig.subplots()
     # Few short labels read best horizontally; many or long ones turned.
     rot = 0 if len(data.index) <= 12 and all(len(str(i)) <= 10 for i in data.index) else 90
     if chart.kind == "line":
@@ -67,7 +66,6 @@ def draw(data: pd.DataFrame, chart: Chart) -> bytes:
     fig.tight_layout()
     png = io.BytesIO()
     fig.savefig(png, format="png")
-    plt.close(fig)
     return png.getvalue()
 
 

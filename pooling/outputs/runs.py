@@ -30,7 +30,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 import projects
-from pooling.core import audit, tables
+from pooling.core import audit, parallel, tables
 from pooling.core.config import Conf, ProjectSpec
 from pooling.core.held import held
 from pooling.core.storage import Storage
@@ -42,6 +42,7 @@ from pooling.pools.build import pool_tables
 from pseudonymize.standard import POOL_PSEUDONYM
 
 log = logging.getLogger("pooling.runs")  # the name it had before the layout: logs are read by it
+Drawn = tuple[str | None, pd.DataFrame | None]  # a chart's path and its plotted data
 
 DOMINANCE_DIR = "_dominance"
 
@@ -89,10 +90,17 @@ def largest_contributions(contributions: DataFrame, dims: Sequence[str], n: int)
 
 
 def run_project(
-    spark: SparkSession, conf: Conf, zones: Zones, project: str, *, actor: str | None = None
+    spark: SparkSession,
+    conf: Conf,
+    zones: Zones,
+    project: str,
+    *,
+    actor: str | None = None,
+    workers: int = parallel.DEFAULT_WORKERS,
 ) -> RunReport:
     """Compute the project's outputs from its pool, check every one, then write them, their
-    charts, the report and, last, the manifest (see the module docstring)."""
+    charts, the report and, last, the manifest (see the module docstring); outputs go
+    ``workers`` at a time."""
     t0 = time.monotonic()
     spec = conf.project(project)
     fn = projects.get(project)
@@ -107,7 +115,9 @@ def run_project(
     # and the write plans a scan of them, not the joins over the pool again.
     with ExitStack() as stack:
         outputs = {n: replace(o, df=stack.enter_context(held(o.df))) for n, o in computed.items()}
-        return _checked_and_written(spark, zones, spec, report, outputs, person_level, actor, t0)
+        return _checked_and_written(
+            spark, zones, spec, report, outputs, person_level, actor, t0, workers
+        )
 
 
 def _checked_and_written(
@@ -119,23 +129,45 @@ def _checked_and_written(
     person_level: bool,
     actor: str | None,
     t0: float,
+    workers: int,
 ) -> RunReport:
     project, run_id = spec.name, report.run_id
-    for name, output in outputs.items():  # all checked before any is written
-        check_aggregate(project, name, output, person_level=person_level)
+    names = list(outputs)
+    # Outputs are independent: checked, then written, ``workers`` at a time (a small output's
+    # check and write are mostly driver time). Every check ends before any write starts, and
+    # the run is complete only with its manifest, written after the last output.
+    parallel.each(
+        spark,
+        names,
+        lambda _, n: check_aggregate(project, n, outputs[n], person_level=person_level),
+        workers=workers,
+    )
     lineage = json.dumps(
         [{"table": zones.pool(project, t), "version": v} for t, v in report.pool_versions.items()]
     )
+
+    def write(_: SparkSession, name: str) -> tuple[tables.Written, tables.Written | None, Drawn]:
+        log.info("  %s output %d/%d %s", project, names.index(name) + 1, len(names), name)
+        output = outputs[name]
+        written = _write_output(spark, zones, spec, run_id, name, output, lineage)
+        support = None
+        if output.contributions is not None:
+            support = _write_dominance_support(spark, zones, spec, run_id, name, output)
+        return written, support, _chart(spark, report.directory, name, output, written)
+
     facts: dict[str, reports.OutputFacts] = {}
     dominance: dict[str, tables.Written] = {}
-    for i, (name, output) in enumerate(outputs.items(), 1):
-        log.info("  %s output %d/%d %s", project, i, len(outputs), name)
-        written = _write_output(spark, zones, spec, run_id, name, output, lineage)
+    done = parallel.each(spark, names, write, workers=workers)
+    for name, ((written, support, (chart_path, data)), _) in zip(names, done, strict=True):
+        output = outputs[name]
         report.outputs[name] = written
         report.dims[name] = output.dims
-        if output.contributions is not None:
-            dominance[name] = _write_dominance_support(spark, zones, spec, run_id, name, output)
-        chart_file, data = _chart(spark, report, name, output, written)
+        if support is not None:
+            dominance[name] = support
+        chart_file = None
+        if chart_path is not None:
+            report.charts[name] = chart_path
+            chart_file = chart_path.rsplit("/", 1)[-1]
         facts[name] = reports.OutputFacts(output, written.rows, written.version, chart_file, data)
     author = actor or audit.current_actor()  # who may not review this run
     manifest = _manifest(spec, report, outputs, facts, dominance, author)
@@ -215,12 +247,12 @@ def _write_dominance_support(
 
 def _chart(
     spark: SparkSession,
-    report: RunReport,
+    directory: str,
     name: str,
     output: projects.Output,
     written: tables.Written,
-) -> tuple[str | None, pd.DataFrame | None]:
-    """A headline output's chart, drawn from its cells as written: (file name, plotted data).
+) -> Drawn:
+    """A headline output's chart, drawn from its cells as written: (path, plotted data).
 
     The cells come from ``output.df``, the stored rows the write read (:func:`held`), not from
     the table read back: that is the same rows, and the read back cost 0.7 s a chart, all of it
@@ -231,10 +263,9 @@ def _chart(
         log.warning("%s: %d rows is too many to chart; no chart drawn", name, written.rows)
         return None, None
     data = reports.chart_data(output.df.toPandas(), output.chart)
-    chart_file = f"{name}.png"
-    report.charts[name] = f"{report.directory}/{chart_file}"
-    Storage(spark).write_bytes(report.charts[name], reports.draw(data, output.chart))
-    return chart_file, data
+    path = f"{directory}/{name}.png"
+    Storage(spark).write_bytes(path, reports.draw(data, output.chart))
+    return path, data
 
 
 def _manifest(

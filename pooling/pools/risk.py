@@ -431,12 +431,10 @@ def _row(project: str, at: datetime, f: Figures) -> tuple:
 
 
 def draw_histogram(f: Figures, project: str) -> bytes:
-    import matplotlib
+    from matplotlib.figure import Figure  # not pyplot: builds draw side by side in threads
 
-    matplotlib.use("Agg")  # files only, no display
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
+    fig = Figure(figsize=(8, 4), dpi=100)
+    ax = fig.subplots()
     labels = [b.label for b in f.histogram]
     bars = ax.bar(labels, [b.members for b in f.histogram], color="#4a7ab0")
     for b, bar in zip(f.histogram, bars, strict=True):
@@ -448,7 +446,6 @@ def draw_histogram(f: Figures, project: str) -> bytes:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    plt.close(fig)
     return buf.getvalue()
 
 
