@@ -19,6 +19,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql.types import StringType, StructField, StructType, TimestampType
 
 from pooling.core.errors import AuditError
+from pooling.core.rows import local_rows
 from pooling.core.storage import local_commit_lock
 from pooling.core.tables import ensure_append_only, retry_on_conflict
 
@@ -94,7 +95,7 @@ def record_many(spark: SparkSession, audit_path: str, events: Sequence[Event]) -
     ]
     if not rows:
         return []
-    batch = spark.createDataFrame(rows, SCHEMA)
+    batch = local_rows(spark, rows, SCHEMA)
 
     def append() -> None:
         with local_commit_lock(audit_path):  # every job and the SQL endpoint append here

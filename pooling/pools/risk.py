@@ -33,6 +33,7 @@ from pyspark.sql import types as T
 
 from pooling.core import tables
 from pooling.core.config import Conf, ProjectSpec, RiskSettings
+from pooling.core.rows import local_rows
 from pooling.core.storage import Storage
 from pooling.core.zones import Zones
 from pseudonymize.standard import POOL_PSEUDONYM, Standard
@@ -399,7 +400,7 @@ def measure_pool(spark: SparkSession, conf: Conf, zones: Zones, project: str) ->
     rows = [_row(project, now, f) for f in figs]
     # Append-only, as the audit register: a measurement is a record, never rewritten.
     tables.ensure_append_only(spark, table, _DDL, f"Re-identification risk of pool {project}")
-    spark.createDataFrame(rows, SCHEMA).write.format("delta").mode("append").save(table)
+    local_rows(spark, rows, SCHEMA).write.format("delta").mode("append").save(table)
     folder = zones.risk(project, "reports", now.strftime("%Y%m%dT%H%M%SZ"))
     storage = Storage(spark)
     pool = next(f for f in figs if f.scope == POOL)
