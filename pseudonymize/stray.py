@@ -148,7 +148,9 @@ def _found(text: str, own: Sequence[str]) -> dict[str, Column]:
         # 13 digits with separators, or the scientific form: 1.1E12 at the shortest
         "citizen_id": ((F.length(t) >= 13) | t.contains("E") | t.contains("e"))
         & (F.size(_citizen_ids(text)) > 0),
-        "own_identifier": reduce(or_, [f for _, f in _own(t, own)], F.lit(False)),
+        # Shorter text cannot hold a value long enough to look for (codes such as "M").
+        "own_identifier": (F.length(t) >= OWN_MIN_LENGTH)
+        & reduce(or_, [f for _, f in _own(t, own)], F.lit(False)),
         "phone": (F.length(t) >= PHONE_MIN_LENGTH) & t.rlike(PHONE),
         "email": t.contains("@") & t.rlike(EMAIL),
         "name": non_ascii(t) & (F.size(_names(text)) > 0),  # Thai names only

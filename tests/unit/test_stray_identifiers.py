@@ -106,9 +106,11 @@ def test_each_kind_is_found_and_ordinary_values_are_left_alone(spark):
 
 
 def test_the_rows_own_identifiers_are_found_whatever_their_shape(spark):
-    texts = ["นัดกับสมปองแล้ว", "อ้างอิง WR00012345", "นัดกับสมปองแล้ว", "ok"]
-    own = ["สมปอง", "WR00012345", "สมใจ", "ok"]  # "ok": too short to look for
-    assert _kinds(spark, texts, own) == [["own_identifier"], ["own_identifier"], [], []]
+    texts = ["นัดกับสมปองแล้ว", "อ้างอิง WR00012345", "นัดกับสมปองแล้ว", "ok", "A12"]
+    own = ["สมปอง", "WR00012345", "สมใจ", "ok", "A12"]  # "ok": too short to look for
+    # "A12": a text of the shortest length looked for, which is the value itself
+    found = [["own_identifier"], ["own_identifier"], [], [], ["own_identifier"]]
+    assert _kinds(spark, texts, own) == found
 
 
 def test_masking_leaves_no_identifier_behind(spark):
