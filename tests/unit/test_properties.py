@@ -7,14 +7,18 @@ thousands of values without a job per value.
 from __future__ import annotations
 
 import re
+from functools import reduce
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from pooling.core.config import ColumnType
 from pooling.core.errors import ContractError
+from pooling.core.rows import local_rows
 from pooling.ingest.validate import REASON, TYPED, check_columns, flag_duplicate_keys, validate
 from pseudonymize import check_digit, citizen_id_problem, normalize_citizen_id
 from pseudonymize.citizen_id import THAI_DIGITS
@@ -252,20 +256,16 @@ def _expected_reason(contract, kinds: dict[str, str]) -> str | None:
     return None
 
 
-@SPARK
-@given(data=st.data())
-def test_validate_quarantines_exactly_the_faulty_rows_with_the_first_fault(
-    spark_session, conf, data
-):
-    name, contract = data.draw(st.sampled_from(_person_contracts(conf)))
-    id_col = contract.citizen_id_column
+def _faulty_rows(data, contract) -> tuple[list[dict], list[str | None]]:
+    """1-25 rows of ``contract``, each column good, blank or bad at random, with the reason the
+    first fault must give (None for a good row)."""
     province = sorted(province_codes())[0]
     n = data.draw(st.integers(1, 25))
     offset = data.draw(st.integers(10**10, 8 * 10**10))
+    ids = [c.name for c in contract.person_ids]
     rows, expected = [], []
     for i in range(n):
         kinds, row = {}, {}
-        ids = [c.name for c in contract.person_ids]
         for c in contract.columns:
             faultable = c.name in ids or c.type is not ColumnType.string or c.codes
             choices = ["good", "blank"] + (["bad"] if faultable else [])
@@ -286,12 +286,35 @@ def test_validate_quarantines_exactly_the_faulty_rows_with_the_first_fault(
             row[c.name] = value
         rows.append(row)
         expected.append(_expected_reason(contract, kinds))
-    schema = ", ".join(f"`{c.name}` string" for c in contract.columns)
-    df = spark_session.createDataFrame(
-        [tuple(r[c.name] for c in contract.columns) for r in rows], schema
-    ).withColumn("_row", F.monotonically_increasing_id())
-    checked = df.transform(validate(contract)).transform(flag_duplicate_keys(contract))
-    got = checked.orderBy("_row").select(REASON, F.col(id_col + TYPED).alias("id")).collect()
-    assert [r[REASON] for r in got] == expected, name
-    # Accepted rows carry their canonical ID; the accounting balances by construction.
-    assert all(r["id"] == rows[i][id_col] for i, r in enumerate(got) if r[REASON] is None)
+    return rows, expected
+
+
+@BATCHED
+@given(data=st.data())
+def test_validate_quarantines_exactly_the_faulty_rows_with_the_first_fault(
+    spark_session, conf, data
+):
+    # Each list is validated under its own contract in a frame of its own (no key is shared
+    # between lists); the ten frames' results are unioned, so one Spark job checks them all.
+    cases, frames = [], []
+    for j in range(BATCH):
+        name, contract = data.draw(st.sampled_from(_person_contracts(conf)))
+        rows, expected = _faulty_rows(data, contract)
+        schema = T.StructType([T.StructField(c.name, T.StringType()) for c in contract.columns])
+        df = local_rows(
+            spark_session, [tuple(r[c.name] for c in contract.columns) for r in rows], schema
+        ).withColumn("_row", F.monotonically_increasing_id())
+        checked = df.transform(validate(contract)).transform(flag_duplicate_keys(contract))
+        id_col = contract.citizen_id_column
+        frames.append(
+            checked.select(
+                F.lit(j).alias("_list"), "_row", REASON, F.col(id_col + TYPED).alias("id")
+            )
+        )
+        cases.append((name, id_col, rows, expected))
+    got = reduce(DataFrame.unionByName, frames).orderBy("_list", "_row").collect()
+    for j, (name, id_col, rows, expected) in enumerate(cases):
+        mine = [r for r in got if r["_list"] == j]
+        assert [r[REASON] for r in mine] == expected, name
+        # Accepted rows carry their canonical ID; the accounting balances by construction.
+        assert all(r["id"] == rows[i][id_col] for i, r in enumerate(mine) if r[REASON] is None)
