@@ -21,3 +21,11 @@ def test_a_broadcast_of_a_small_table_holds_a_few_megabytes_not_a_64_mb_page(spa
     # No lower bound: the context cleaner may free an earlier test's blocks meanwhile.
     grown = memory.storageMemoryUsed() - before
     assert grown < 8 * MB, f"{grown / MB:.1f} MB held for a 50-row broadcast"
+
+
+def test_the_local_driver_runs_the_parallel_collector(spark):
+    """A batch driver on two cores runs faster with the parallel collector than with G1 (see
+    pooling.core.session): the session's JVM must have been started with it."""
+    beans = spark._jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()
+    collectors = {beans.get(i).getName() for i in range(beans.size())}
+    assert collectors == {"PS Scavenge", "PS MarkSweep"}, collectors
