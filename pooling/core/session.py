@@ -142,14 +142,10 @@ def build_session(
         "spark.sql.warehouse.dir": resolve_path(profile.storage.root, base_dir) + "/_warehouse",
         **profile.spark.conf,
     }
-    # The parallel collector, not the JVM's default G1: on two cores G1's concurrent threads
-    # and barriers cost a batch driver more than its short pauses are worth (the 4,000-person
-    # demo in a fresh JVM 144–151 s against 153–164 s; 23 ingests, warm, 48.5–51.1 s against
-    # 52.7–53.4 s). The SQL endpoint sets its own options and keeps G1 for its analysts.
-    java_options = ["-XX:+UseParallelGC"]
-    if log4j.is_file():
-        java_options.append(f"-Dlog4j2.configurationFile=file:{log4j}")
-    settings["spark.driver.extraJavaOptions"] = " ".join(java_options)
+    if log4j.is_file():  # after the profile's own driver options (local.yaml: its collector)
+        own = settings.get("spark.driver.extraJavaOptions", "")
+        log4j_option = f"-Dlog4j2.configurationFile=file:{log4j}"
+        settings["spark.driver.extraJavaOptions"] = f"{own} {log4j_option}".strip()
     if submitted:  # the driver JVM is running: settings for its launch would only mislead
         settings = {k: v for k, v in settings.items() if k not in _DRIVER_LAUNCH}
     settings = {k: v for k, v in settings.items() if k not in submitted}

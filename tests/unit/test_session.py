@@ -25,7 +25,7 @@ def test_a_broadcast_of_a_small_table_holds_a_few_megabytes_not_a_64_mb_page(spa
 
 def test_the_local_driver_runs_the_parallel_collector(spark):
     """A batch driver on two cores runs faster with the parallel collector than with G1 (see
-    pooling.core.session): the session's JVM must have been started with it."""
+    conf/profiles/local.yaml): the session the local profile builds must have started with it."""
     beans = spark._jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()
     collectors = {beans.get(i).getName() for i in range(beans.size())}
     assert collectors == {"PS Scavenge", "PS MarkSweep"}, collectors
