@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from pooling.dev.synth import EXTRACTS, SynthPlan, generate, write_extracts
@@ -102,11 +103,11 @@ def _read(spark, conf, path: Path, spec):
     return read_extract(spark, str(path), conf.dataset(spec.agency, spec.dataset))
 
 
-def _fault_conditions(spec) -> dict[str, object]:
+def _fault_conditions(spec) -> dict[str, Column]:
     """Every fault the manifest counts, as a condition on a distinct row: ``bad_check_digit:c``,
     ``nulled:c``, ``missing:c``, ``bad_type:c``, ``unknown_code:c`` and ``notes:c`` (a planted
     note: none of the clean notes)."""
-    conds: dict[str, object] = {}
+    conds: dict[str, Column] = {}
     for column, invalid in spec.roles:  # another person's ID: a bad check digit planted
         bad = citizen_id_problem_as_sent(column) == "bad_check_digit"
         conds[f"bad_check_digit:{column}" if invalid == "quarantine" else f"nulled:{column}"] = bad
