@@ -29,3 +29,22 @@ def test_the_local_driver_runs_the_parallel_collector(spark):
     beans = spark._jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()
     collectors = {beans.get(i).getName() for i in range(beans.size())}
     assert collectors == {"PS Scavenge", "PS MarkSweep"}, collectors
+
+
+def test_a_compiled_plan_outlives_a_hundred_others(spark):
+    """Spark keeps 100 compiled classes by default, and a long-lived JVM (the SQL endpoint, this
+    suite) runs thousands of plans: the local profile keeps 4,000, so a plan run again after
+    others that compiled 150 classes is not compiled again (see conf/profiles/local.yaml)."""
+    compiles = spark._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME()
+
+    def run(i: int) -> None:  # a constant of its own: generated code of its own
+        assert spark.range(1).selectExpr(f"id * {1_000_003 + i} AS v").collect()[0].v == 0
+
+    run(0)
+    start = compiles.getCount()
+    for i in range(1, 76):
+        run(i)
+    before = compiles.getCount()
+    assert before - start >= 150  # each of the others compiled two classes, and was counted
+    run(0)
+    assert compiles.getCount() == before
