@@ -1,4 +1,5 @@
-"""The whole main job once for every system test (a session fixture: it takes minutes)."""
+"""The whole main job once for the system tests that read its output (a session fixture: it
+takes minutes), and the marker that keeps those tests out of the default run."""
 
 from pathlib import Path
 
@@ -8,6 +9,16 @@ from pooling.dev.demo import run_demo
 
 PERSONS = 4000
 REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items):
+    """Mark ``whole_job`` every test that needs the demo, directly or through a fixture: the
+    job's fixed cost (four minutes with the SQL endpoint started on it) is paid once for all of
+    them, and only by the runs that ask for them (`make test SUITE=full`, CI)."""
+    for item in items:
+        if "demo" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.whole_job)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """What real jobs meet: a process killed mid-write, two ingests at once, bad keys and bad extracts.
 
-The jobs run as the `pooling` command in their own processes, on a fresh data root per test, from
-the extracts the shared demo generated.
+The jobs run as the `pooling` command in their own processes, on a fresh data root per test. The
+killed and concurrent jobs ingest the extracts the shared demo generated (they need its size); a
+refusal needs only an extract to refuse, so those tests write the three they feed, for 500 persons.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from pooling.core import tables
 from pooling.core.errors import ContractError, ExtractUnreadableError, UnknownNameError
 from pooling.core.zones import Zones
+from pooling.dev.synth import SynthPlan, generate, write_extracts
 from pooling.ingest import ingest
 from tests.system.jobs import (
     REPO,
@@ -30,6 +32,18 @@ from tests.system.jobs import (
 )
 
 
+@pytest.fixture(scope="module")
+def extracts(spark_session, tmp_path_factory):
+    """``name -> path`` of the three extracts the refusals are fed (the whole job not needed)."""
+    landing = tmp_path_factory.mktemp("extracts")
+    synthetic = generate(spark_session, SynthPlan(persons=500, seed=5))
+    try:
+        manifest = write_extracts(synthetic, str(landing), datasets=REFUSED_WITH, truths=())
+    finally:
+        synthetic.release()
+    return lambda name: landing / manifest["datasets"][name]["path"]
+
+
 def _zones(data: Path) -> Zones:
     return Zones.under(data)
 
@@ -41,6 +55,7 @@ def _files(data: Path) -> dict[str, int]:
 # --------------------------------------------------------------------------- killed mid-write
 
 NAME = "interior.population_register"
+REFUSED_WITH = (NAME, "finance.welfare_registry", "public_health.respiratory_visits")
 
 
 @pytest.mark.slow
@@ -144,30 +159,30 @@ def test_three_ingests_at_once_two_datasets_land_and_the_same_extract_is_written
 # ------------------------------------------------------------------- refused: nothing written
 
 
-def test_a_missing_key_is_refused_before_anything_starts(demo, tmp_path):
+def test_a_missing_key_is_refused_before_anything_starts(extracts, tmp_path):
     data = tmp_path / "data"
     env = env_for(data, POOLING_KEY_FILE=str(tmp_path / "no.key"))
     env.pop("POOLING_MASTER_KEY")
-    done = pooling(ingest_cmd(NAME, demo_extract(demo, NAME)), env)
+    done = pooling(ingest_cmd(NAME, extracts(NAME)), env)
     assert done.returncode == 2
     assert "no.key does not exist" in done.stderr
     assert not data.exists()
 
 
-def test_a_weak_key_is_refused_and_not_shown(demo, tmp_path):
+def test_a_weak_key_is_refused_and_not_shown(extracts, tmp_path):
     data = tmp_path / "data"
     weak = "ab" * 8  # 8 bytes
-    extract = demo_extract(demo, NAME)
+    extract = extracts(NAME)
     done = pooling(ingest_cmd(NAME, extract), env_for(data, POOLING_MASTER_KEY=weak))
     assert done.returncode == 2
     assert "POOLING_MASTER_KEY" in done.stderr and weak not in done.stderr
     assert not data.exists()
 
 
-def test_a_corrupted_extract_is_named_and_nothing_is_written(demo, tmp_path):
+def test_a_corrupted_extract_is_named_and_nothing_is_written(extracts, tmp_path):
     data = tmp_path / "data"
     broken = tmp_path / "broken"
-    shutil.copytree(demo_extract(demo, NAME), broken)
+    shutil.copytree(extracts(NAME), broken)
     victim = sorted(broken.glob("*.parquet"))[0]
     victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])  # cut off in transfer
     done = pooling(ingest_cmd(NAME, broken), env_for(data))
@@ -188,7 +203,7 @@ def test_a_corrupted_extract_is_named_and_nothing_is_written(demo, tmp_path):
     ],
 )
 def test_a_wrong_or_missing_extract_is_refused_and_nothing_is_written(
-    demo, spark_session, conf, tmp_path, agency, dataset, extract, error, message
+    extracts, spark_session, conf, tmp_path, agency, dataset, extract, error, message
 ):
     data = tmp_path / "data"
     zones = _zones(data)
@@ -200,10 +215,10 @@ def test_a_wrong_or_missing_extract_is_refused_and_nothing_is_written(
         key(),
         agency="finance",
         dataset="welfare_registry",
-        path=str(demo_extract(demo, "finance.welfare_registry")),
+        path=str(extracts("finance.welfare_registry")),
     )
     before = _files(data)
-    path = str(demo_extract(demo, extract)) if extract else str(tmp_path / "not-delivered")
+    path = str(extracts(extract)) if extract else str(tmp_path / "not-delivered")
     with pytest.raises(error, match=message) as e:
         ingest(spark_session, conf, zones, key(), agency=agency, dataset=dataset, path=path)
     assert f"{agency}" in str(e.value) or extract is None
