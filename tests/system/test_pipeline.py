@@ -16,6 +16,11 @@ from pyspark.sql import functions as F
 from pooling.core.audit import current_actor
 from pooling.core.storage import Storage
 from pooling.dev.demo import TRUTH_CHECKS
+from tests.system.leaks import (
+    assert_read_from_the_harder_deliveries,
+    files_outside_landing_and_linkage,
+    raw_values,
+)
 
 PERSONS = 4000
 REPO = Path(__file__).resolve().parents[2]
@@ -243,72 +248,6 @@ def test_every_table_is_real_delta_readable_by_delta_rs(demo):
         assert table.num_rows > 0, path
 
 
-RAW_COLUMNS = ("citizen_id", "first_name", "last_name", "phone", "address", "house_id")
-RAW_COLUMNS += tuple(
-    f"{p}_{c}" for p in ("child", "mother", "father") for c in ("citizen_id", "name")
-)
-
-
-def _raw_table(f: Path, meta: dict) -> dict[str, list]:
-    """One landing file's values by column (for XML, the leaves of each person element, named
-    <element>_<leaf>), read independently of the pipeline's readers."""
-    import gzip
-    import io
-    import xml.etree.ElementTree as ET
-
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-    import pyarrow.json as pjson
-    from openpyxl import load_workbook
-
-    data = f.read_bytes()
-    if meta["compression"] == "gzip":
-        data = gzip.decompress(data)
-    fmt = meta["format"]
-    if fmt == "xml":
-        leaves: dict[str, list] = {c: [] for c in RAW_COLUMNS}
-        for record in ET.fromstring(data):
-            for who in record:
-                for leaf in who:
-                    name = f"{who.tag}_{leaf.tag}"
-                    if name in leaves and leaf.text:
-                        leaves[name].append(leaf.text)
-        return leaves
-    if fmt == "xlsx":
-        rows = load_workbook(io.BytesIO(data), read_only=True).active.iter_rows(values_only=True)
-        header = next(rows)
-        out: dict[str, list] = {h: [] for h in header}
-        for row in rows:
-            for h, v in zip(header, row, strict=True):
-                out[h].append(None if v is None else str(v))
-        return out
-    if fmt == "csv":
-        table = pcsv.read_csv(
-            pa.BufferReader(data),
-            read_options=pcsv.ReadOptions(encoding=meta["encoding"]),
-            convert_options=pcsv.ConvertOptions(
-                column_types={c: "string" for c in ("citizen_id", "phone")}
-            ),
-        )
-    elif fmt == "json":
-        table = pjson.read_json(pa.BufferReader(data))
-    else:
-        table = pq.read_table(f)
-    return {c: table.column(c).to_pylist() for c in table.column_names}
-
-
-def _raw_values(landing: Path, manifest: dict) -> set[str]:
-    """Every citizen ID (as sent and canonical), name, phone and address in the extracts."""
-    values: set[str] = set()
-    for meta in manifest["datasets"].values():
-        for f in (landing / meta["path"]).glob("part-*"):
-            columns = _raw_table(f, meta)
-            for col in RAW_COLUMNS:
-                values.update(str(v) for v in columns.get(col, ()) if v)
-    values.update(v.replace("-", "").strip() for v in list(values) if v[:1].isdigit())
-    return {v for v in values if len(v) >= 4}
-
-
 def test_review_flags_small_cells_and_releases_only_what_was_approved(
     demo, spark_session, conf, monkeypatch, capsys
 ):
@@ -419,37 +358,10 @@ def test_review_flags_small_cells_and_releases_only_what_was_approved(
 
 def test_no_raw_identifier_outside_landing_and_linkage(demo):
     report, _, data = demo
-    raw = _raw_values(Path(report.landing), report.manifest)
-    # The new deliveries were read too: the births' mothers (XML), the Excel and TIS-620 names.
-    for name, column in (
-        ("interior.births", "mother_citizen_id"),
-        ("social_development.disability_registry", "first_name"),
-        ("social_development.elderly_registry", "last_name"),
-    ):
-        meta = report.manifest["datasets"][name]
-        f = next((Path(report.landing) / meta["path"]).glob("part-*"))
-        assert _raw_table(f, meta)[column], name
+    raw = raw_values(Path(report.landing), report.manifest)
+    assert_read_from_the_harder_deliveries(Path(report.landing), report.manifest)
     assert len(raw) > PERSONS  # IDs, names, phones and addresses were collected
-    # Table metadata quotes the contracts' descriptions; a surname that is also an ordinary word
-    # of a description (e.g. เกษตร, "agriculture") is not a leak there, so text files are checked
-    # for raw values that the configuration does not itself contain.
-    conf_text = "".join(p.read_text(encoding="utf-8") for p in (REPO / "conf").rglob("*.yaml"))
-    raw_in_text = {v for v in raw if v not in conf_text}
-    checked_files = 0
-    for zone in ("deidentified", "pools", "outputs", "released", "audit"):
-        for f in (data / zone).rglob("*"):
-            if not f.is_file():
-                continue
-            checked_files += 1
-            if f.suffix == ".parquet":
-                t = pq.read_table(f)
-                cells = {str(v) for c in t.columns for v in c.to_pylist() if v is not None}
-                leaked = cells & raw
-            else:
-                text = f.read_bytes().decode("utf-8", errors="replace")
-                leaked = {v for v in raw_in_text if v in text}
-            assert not leaked, f"{f} holds raw identifiers, e.g. {sorted(leaked)[:1]!r:.8}..."
-    assert checked_files > 20
+    assert files_outside_landing_and_linkage(data, raw) > 20
 
 
 _THAI = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
