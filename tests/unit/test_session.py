@@ -48,3 +48,11 @@ def test_a_compiled_plan_outlives_a_hundred_others(spark):
     assert before - start >= 150  # each of the others compiled two classes, and was counted
     run(0)
     assert compiles.getCount() == before
+
+
+def test_generated_code_too_large_to_jit_runs_without_whole_stage_codegen(spark):
+    """HotSpot interprets any method over 8,000 bytes of bytecode; a whole-stage method that big
+    (the synthetic population's projection) ran six times slower than the same plan without
+    whole-stage codegen. The local profile sets Spark's limit to HotSpot's (see
+    conf/profiles/local.yaml), so the session falls back rather than run interpreted code."""
+    assert spark.conf.get("spark.sql.codegen.hugeMethodLimit") == "8000"
