@@ -50,9 +50,10 @@ def test_a_compiled_plan_outlives_a_hundred_others(spark):
     assert compiles.getCount() == before
 
 
-def test_generated_code_too_large_to_jit_runs_without_whole_stage_codegen(spark):
+def test_the_local_profile_caps_whole_stage_methods_at_hotspots_jit_limit(spark):
     """HotSpot interprets any method over 8,000 bytes of bytecode; a whole-stage method that big
     (the synthetic population's projection) ran six times slower than the same plan without
-    whole-stage codegen. The local profile sets Spark's limit to HotSpot's (see
-    conf/profiles/local.yaml), so the session falls back rather than run interpreted code."""
+    whole-stage codegen. The session the local profile builds must carry Spark's limit at
+    HotSpot's (see conf/profiles/local.yaml), so Spark falls back for such a subtree; Spark's
+    default, 65535, would let it run interpreted."""
     assert spark.conf.get("spark.sql.codegen.hugeMethodLimit") == "8000"
